@@ -1,0 +1,136 @@
+"""Command line: ``python -m fastgd demo | info``.
+
+* ``demo`` -- generate a large logistic-regression problem, compute the loss
+  and gradient with every backend, check that they agree with the NumPy
+  reference, and print times and speed-ups.
+* ``info`` -- versions, backends (and why any is missing), OpenMP, threads.
+"""
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import fastgd
+from fastgd import _validation, datasets, losses
+
+LOSS_PROBLEMS = {
+    "log_loss": datasets.make_classification,
+    "squared_error": datasets.make_regression,
+}
+
+
+def _median_seconds(call, repeat):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _relative_gap(result, expected):
+    """Largest gap between two ``(loss, grad_w, grad_b)``, relative to their size."""
+    flat = [np.atleast_1d(np.asarray(part, dtype=np.float64)) for part in result]
+    reference = [np.atleast_1d(np.asarray(part, dtype=np.float64)) for part in expected]
+    gaps = [np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300) for a, b in zip(flat, reference)]
+    return max(gaps)
+
+
+def _demo_loss(loss_name, args):
+    X, y, _ = LOSS_PROBLEMS[loss_name](args.n_samples, args.n_features, dtype=args.dtype, random_state=args.seed)
+    w = np.full(X.shape[1], 0.1, dtype=X.dtype)
+    loss_grad = losses.get_loss(loss_name)
+    tolerance = 1e-9 if X.dtype == np.float64 else 1e-4
+    expected = loss_grad(X, y, w, 0.1, backend="numpy")
+    reference_time = None
+    rows, failures = [], 0
+    for name in ["numpy"] + [b for b in fastgd.available_backends() if b != "numpy"]:
+        def call(name=name):
+            return loss_grad(X, y, w, 0.1, backend=name, n_threads=args.n_threads)
+
+        start = time.perf_counter()
+        result = call()  # the first call includes any JIT compilation or cache load
+        first = time.perf_counter() - start
+        seconds = _median_seconds(call, args.repeat)
+        reference_time = reference_time or seconds
+        gap = _relative_gap(result, expected)
+        agrees = gap <= tolerance
+        failures += not agrees
+        rows.append((name, first, seconds, reference_time / seconds, result[0], gap, "yes" if agrees else "NO"))
+    print(f"\n{loss_name}: X {X.shape[0]:,} x {X.shape[1]} {X.dtype}, median of {args.repeat} calls")
+    print(f"{'backend':<8} {'first call':>11} {'median':>10} {'speed-up':>9} {'loss':>12} {'rel. gap':>9}  agrees")
+    for name, first, seconds, speedup, loss, gap, agrees in rows:
+        print(f"{name:<8} {first * 1e3:>8.1f} ms {seconds * 1e3:>7.1f} ms {speedup:>8.2f}x {loss:>12.6f} {gap:>9.1e}  {agrees}")
+    return failures
+
+
+def demo(args):
+    """Time every backend's fused loss+gradient on a generated problem."""
+    print(f"fastgd {fastgd.__version__} demo; backends: {', '.join(fastgd.available_backends())}")
+    failures = sum(_demo_loss(name, args) for name in args.loss)
+    if failures:
+        print(f"\n{failures} backend result(s) disagree with the NumPy reference", file=sys.stderr)
+        return 1
+    print("\nEvery backend agrees with the NumPy reference.")
+    return 0
+
+
+def _version_of(module_name):
+    try:
+        module = __import__(module_name)
+    except ImportError:
+        return "not installed"
+    return getattr(module, "__version__", "unknown")
+
+
+def info(args):
+    """Print versions, backends, OpenMP and thread counts."""
+    print(f"fastgd {fastgd.__version__}")
+    print(f"python {platform.python_version()} on {platform.machine()} {platform.system()}")
+    for module_name in ("numpy", "numba", "scipy", "sklearn", "torch"):
+        print(f"{module_name} {_version_of(module_name)}")
+    print(f"usable cores: {_validation.usable_cores()}")
+    print(f"available backends (default order): {', '.join(fastgd.available_backends())}")
+    for name, reason in fastgd.backend_errors().items():
+        print(f"  {name} unavailable: {reason}")
+    print(f"default backend: {fastgd.get_backend().name}")
+    if "cython" in fastgd.available_backends():
+        import fastgd_core
+
+        for key, value in fastgd_core.build_info().items():
+            print(f"cython build: {key} = {value}")
+    if "numba" in fastgd.available_backends():
+        import numba
+
+        print(f"numba: threading layer {numba.config.THREADING_LAYER}, {numba.config.NUMBA_NUM_THREADS} threads")
+    return 0
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="python -m fastgd", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo_parser = commands.add_parser("demo", help="time the loss kernels of every backend")
+    demo_parser.add_argument("--n-samples", type=int, default=1_000_000)
+    demo_parser.add_argument("--n-features", type=int, default=100)
+    demo_parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    demo_parser.add_argument("--loss", nargs="+", choices=sorted(LOSS_PROBLEMS), default=["log_loss", "squared_error"])
+    demo_parser.add_argument("--repeat", type=int, default=5)
+    demo_parser.add_argument("--n-threads", type=int, default=None)
+    demo_parser.add_argument("--seed", type=int, default=0)
+    demo_parser.set_defaults(run=demo)
+    info_parser = commands.add_parser("info", help="versions, backends, OpenMP, threads")
+    info_parser.set_defaults(run=info)
+    return parser
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Input checks shared by the public API, with the messages users see.
+
+The rules: float32 and float64 are kept as they are (X is never upcast),
+integers and booleans become float64, anything else is a ``TypeError``.  Checks
+are O(n) or O(d) at most; a pass over ``X`` to find non-finite values is made
+only when a kernel's result is non-finite (:func:`raise_nonfinite_result`).
+"""
+
+import operator
+import os
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _float_dtype_of(array, name):
+    """The floating dtype ``array`` is computed in, or ``TypeError``."""
+    dtype = array.dtype
+    if dtype in FLOAT_DTYPES:
+        return dtype
+    if dtype.kind in "biu":
+        return np.dtype(np.float64)
+    raise TypeError(f"{name} has unsupported dtype {dtype}; use float32 or float64 (integers and booleans are converted)")
+
+
+def as_float_array(value, name, *, ndim, dtype=None):
+    """``value`` as a C-contiguous float array of ``ndim`` dimensions.
+
+    With ``dtype=None`` float32/float64 are kept and integers become float64;
+    otherwise the result is cast to ``dtype``.  Read-only arrays stay read-only
+    views when no conversion is needed.
+    """
+    array = np.asarray(value)
+    target = _float_dtype_of(array, name) if dtype is None else np.dtype(dtype)
+    if dtype is not None:
+        _float_dtype_of(array, name)
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got an array of shape {array.shape}")
+    return np.ascontiguousarray(array, dtype=target)
+
+
+def check_X(X):
+    """A 2-D float array with at least one sample; finiteness is checked lazily."""
+    X = as_float_array(X, "X", ndim=2)
+    if X.shape[0] == 0:
+        raise ValueError(f"X has 0 samples (shape {X.shape}); at least one is required")
+    return X
+
+
+def check_finite(array, name):
+    """Raise ``ValueError`` naming ``array`` if it holds NaN or infinity."""
+    if not np.isfinite(array).all():
+        bad = np.flatnonzero(~np.isfinite(array.ravel()))[0]
+        index = np.unravel_index(bad, array.shape)
+        raise ValueError(f"{name} contains NaN or infinity (first at index {tuple(int(i) for i in index)})")
+
+
+def check_vector(value, name, *, length, dtype):
+    """A finite 1-D array of ``length`` values, cast to ``dtype``."""
+    vector = as_float_array(value, name, ndim=1, dtype=dtype)
+    if vector.shape[0] != length:
+        raise ValueError(f"{name} has {vector.shape[0]} entries, expected {length}")
+    check_finite(vector, name)
+    return vector
+
+
+def check_scalar(value, name):
+    """A finite real number as a Python float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def check_binary_labels(y):
+    """Raise unless every label is 0 or 1."""
+    if not ((y == 0) | (y == 1)).all():
+        found = np.unique(y[(y != 0) & (y != 1)])[:5]
+        raise ValueError(f"y must hold labels 0 and 1 only for the logistic loss; found {found.tolist()}")
+
+
+def check_sample_weight(sample_weight, *, length, dtype):
+    """``None`` or finite, non-negative weights with a positive sum."""
+    if sample_weight is None:
+        return None
+    weights = check_vector(sample_weight, "sample_weight", length=length, dtype=dtype)
+    if (weights < 0).any():
+        raise ValueError("sample_weight must be non-negative")
+    if not weights.any():
+        raise ValueError("sample_weight sums to zero; at least one sample needs a positive weight")
+    return weights
+
+
+def usable_cores():
+    """Number of cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def check_n_threads(n_threads):
+    """``None`` -> every usable core; otherwise a positive int."""
+    if n_threads is None:
+        return usable_cores()
+    if isinstance(n_threads, (bool, np.bool_)):
+        raise TypeError("n_threads must be a positive int or None, got a bool")
+    try:
+        n_threads = operator.index(n_threads)
+    except TypeError:
+        raise TypeError(f"n_threads must be a positive int or None, got {type(n_threads).__name__}") from None
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1 or None, got {n_threads}")
+    return n_threads
+
+
+def raise_nonfinite_result(what, inputs):
+    """Name the input that made ``what`` non-finite, or report an overflow.
+
+    ``inputs`` maps names to arrays in the order they should be blamed.
+    """
+    for name, array in inputs.items():
+        check_finite(array, name)
+    raise ValueError(
+        f"{what} is not finite although every input is: the values overflowed; "
+        "scale the data or the coefficients"
+    )

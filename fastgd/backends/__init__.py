@@ -1,0 +1,98 @@
+"""Backend registry: which kernel implementations exist, load, and are chosen.
+
+Three backends implement the same kernels (:mod:`fastgd.backends._spec`):
+
+* ``"cython"`` -- compiled ahead of time (``fastgd_core``), no JIT delay;
+* ``"numba"`` -- compiled just in time on first use, cached on disk;
+* ``"numpy"`` -- the pure NumPy reference, always available.
+
+The default is the first available one in that order, unless
+:func:`set_backend` or the ``FASTGD_BACKEND`` environment variable says
+otherwise.  Backends are imported lazily, so ``import fastgd`` stays fast.
+"""
+
+import importlib
+import os
+import types
+
+from fastgd.backends._spec import KERNELS
+
+__all__ = ["available_backends", "backend_errors", "get_backend", "set_backend", "BACKEND_ORDER"]
+
+BACKEND_ORDER = ("cython", "numba", "numpy")
+_MODULES = {
+    "cython": "fastgd.backends.cython_backend",
+    "numba": "fastgd.backends.numba_backend",
+    "numpy": "fastgd.backends.reference",
+}
+ENV_VAR = "FASTGD_BACKEND"
+
+_loaded = {}
+_errors = {}
+_chosen = None
+
+
+def _check_name(name):
+    if not isinstance(name, str) or name not in _MODULES:
+        raise ValueError(f"unknown backend {name!r}; choose one of {list(BACKEND_ORDER)}")
+
+
+def _load(name):
+    """Import backend ``name`` once; return its namespace or None (reason kept)."""
+    if name in _loaded:
+        return _loaded[name]
+    if name in _errors:
+        return None
+    try:
+        module = importlib.import_module(_MODULES[name])
+        kernels = {kernel: getattr(module, kernel) for kernel in KERNELS}
+    except Exception as exc:  # a broken build or a missing package: report why
+        _errors[name] = f"{type(exc).__name__}: {exc}"
+        return None
+    _loaded[name] = types.SimpleNamespace(name=name, **kernels)
+    return _loaded[name]
+
+
+def available_backends():
+    """Names of the backends that load here, fastest first."""
+    return [name for name in BACKEND_ORDER if _load(name) is not None]
+
+
+def backend_errors():
+    """``{name: reason}`` for every backend that failed to load."""
+    available_backends()
+    return dict(_errors)
+
+
+def _default_name():
+    if _chosen is not None:
+        return _chosen
+    from_env = os.environ.get(ENV_VAR, "").strip().lower()
+    if from_env:
+        _check_name(from_env)
+        return from_env
+    return available_backends()[0]
+
+
+def get_backend(name=None):
+    """Return the kernels of backend ``name`` (default: the current backend).
+
+    The result is a namespace holding exactly the ``_spec`` kernels and the
+    backend's ``name``.  Raises ``ValueError`` for an unknown name and
+    ``ImportError`` (with the reason) for a backend that cannot load here.
+    """
+    if name is None:
+        name = _default_name()
+    _check_name(name)
+    backend = _load(name)
+    if backend is None:
+        raise ImportError(f"backend {name!r} is not available: {_errors[name]}")
+    return backend
+
+
+def set_backend(name):
+    """Make ``name`` the default backend (``None`` restores the automatic choice)."""
+    global _chosen
+    if name is not None:
+        get_backend(name)
+    _chosen = name

@@ -1,0 +1,58 @@
+"""Shared fixtures: every backend x every dtype, with dtype-aware tolerances.
+
+A backend that cannot load here is skipped with its reason.  Setting
+``FASTGD_REQUIRE_BACKENDS=cython,numba`` (as CI does) turns such a skip into a
+failure, so a broken build can never pass silently.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+from fastgd.backends import BACKEND_ORDER, backend_errors, get_backend
+
+REQUIRED = {name.strip() for name in os.environ.get("FASTGD_REQUIRE_BACKENDS", "").split(",") if name.strip()}
+
+# (rtol, atol) for comparing a compiled backend with the reference
+TOLERANCES = {np.dtype(np.float64): (1e-10, 1e-12), np.dtype(np.float32): (2e-4, 2e-5)}
+
+
+def load_backend(name):
+    """The backend ``name``, or a skip (a failure if it is required) with the reason."""
+    try:
+        return get_backend(name)
+    except ImportError:
+        reason = backend_errors().get(name, "unknown reason")
+        if name in REQUIRED:
+            pytest.fail(f"required backend {name!r} failed to load: {reason}")
+        pytest.skip(f"backend {name!r} unavailable: {reason}")
+
+
+@pytest.fixture(params=BACKEND_ORDER)
+def backend(request):
+    """Each backend's kernel namespace in turn."""
+    return load_backend(request.param)
+
+
+@pytest.fixture(params=[name for name in BACKEND_ORDER if name != "numpy"])
+def compiled_backend(request):
+    """Each compiled backend in turn (the ones held to the reference)."""
+    return load_backend(request.param)
+
+
+@pytest.fixture(params=[np.float64, np.float32], ids=["float64", "float32"])
+def dtype(request):
+    return np.dtype(request.param)
+
+
+@pytest.fixture
+def tol(dtype):
+    """``dict(rtol=..., atol=...)`` for compiled-vs-reference comparisons."""
+    rtol, atol = TOLERANCES[dtype]
+    return {"rtol": rtol, "atol": atol}
+
+
+@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
+def n_threads(request):
+    return request.param
