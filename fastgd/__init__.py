@@ -10,16 +10,45 @@ Every hot loop exists three times behind one interface: compiled ahead of time
 0.693147
 """
 
-from fastgd import datasets, losses
+from fastgd import datasets, losses, optim, schedules
 from fastgd._version import __version__
 from fastgd.backends import available_backends, backend_errors, get_backend, set_backend
 
 __all__ = [
+    "ConvergenceWarning",
+    "LinearRegression",
+    "LogisticRegression",
+    "plot_history",
+    "schedules",
     "__version__",
     "available_backends",
     "backend_errors",
     "datasets",
     "get_backend",
     "losses",
+    "optim",
     "set_backend",
 ]
+
+# Loaded on first use (PEP 562), so that ``import fastgd`` does not import
+# scikit-learn, SciPy or matplotlib.
+_LAZY = {
+    "LinearRegression": "fastgd.linear_model",
+    "LogisticRegression": "fastgd.linear_model",
+    "ConvergenceWarning": "fastgd._sklearn_compat",
+    "plot_history": "fastgd.plotting",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fastgd' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
