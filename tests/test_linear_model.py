@@ -345,3 +345,40 @@ def test_plot_history(tmp_path):
     path = tmp_path / "history.png"
     figure = fastgd.plot_history(clf, path)
     assert path.stat().st_size > 1000 and figure is not None
+
+
+def test_works_without_scikit_learn():
+    """With scikit-learn hidden, the estimators keep their behaviour and messages on stand-ins."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+sys.modules["sklearn"] = None  # as if it were not installed
+import numpy as np, warnings, fastgd
+X, y, _ = fastgd.datasets.make_classification(500, 4, random_state=0)
+clf = fastgd.LogisticRegression(alpha=0.01).fit(X, np.where(y == 1, "b", "a"))
+assert clf.score(X, np.where(y == 1, "b", "a")) > 0.8
+assert clf.get_params()["alpha"] == 0.01 and "alpha=0.01" in repr(clf)
+reg = fastgd.LinearRegression().fit(X, X @ np.ones(4))
+assert reg.score(X, X @ np.ones(4)) > 0.999
+try:
+    fastgd.LinearRegression().predict(X)
+except ValueError as e:
+    assert "not fitted" in str(e)
+else:
+    raise AssertionError("no NotFittedError")
+try:
+    reg.predict(X[:, :2])
+except ValueError as e:
+    assert "2 features" in str(e)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    fastgd.LogisticRegression(optimizer="sgd", lr=1e-3, max_iter=2, tol=0.0).fit(X, y)
+assert any(issubclass(w.category, fastgd.ConvergenceWarning) for w in caught)
+assert fastgd.ConvergenceWarning.__module__ == "fastgd._sklearn_compat"
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
