@@ -14,8 +14,8 @@ from fastgd.backends import _spec, reference
 # (optimizer code, hyper-parameters in _spec.HYPER_LAYOUT order)
 EPOCH_OPTIMIZERS = {
     "sgd": (0, (0.05, 0.0, 0.0, 0.0)),
-    "sgd-nesterov": (0, (0.05, 0.9, 0.0, 1.0)),
-    "sgd-dampened": (0, (0.05, 0.9, 0.3, 0.0)),
+    "sgd-nesterov": (0, (0.01, 0.9, 0.0, 1.0)),
+    "sgd-dampened": (0, (0.01, 0.9, 0.3, 0.0)),
     "adagrad": (1, (0.1, 0.01, 1e-10)),
     "rmsprop": (2, (0.01, 0.99, 1e-8, 0.0, 0.0)),
     "rmsprop-centered-momentum": (2, (0.01, 0.9, 1e-8, 0.5, 1.0)),

@@ -25,6 +25,12 @@ KERNELS = (
     "linear_predict",
     "logistic_loss_grad",
     "squared_loss_grad",
+    "squared_norm",
+    "sgd_step",
+    "adagrad_step",
+    "rmsprop_step",
+    "adam_step",
+    "minibatch_epoch",
 )
 
 
