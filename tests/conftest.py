@@ -56,3 +56,24 @@ def tol(dtype):
 @pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
 def n_threads(request):
     return request.param
+
+
+@pytest.fixture
+def run_python(tmp_path):
+    """Run ``python ARGS`` from an empty folder with the same fastgd as this process.
+
+    The folder keeps a source checkout off ``sys.path``; ``PYTHONPATH`` points
+    at wherever ``fastgd`` was imported from (site-packages or a build tree).
+    """
+    import subprocess
+    import sys
+
+    import fastgd
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(fastgd.__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+
+    def run(*args, timeout=600):
+        return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=timeout)
+
+    return run

@@ -1,8 +1,6 @@
 """The backend contract and registry: same kernels, same signatures, clear choices."""
 
 import inspect
-import subprocess
-import sys
 
 import pytest
 
@@ -66,8 +64,10 @@ def test_environment_variable_chooses_the_backend(monkeypatch):
         fastgd.get_backend()
 
 
-def test_import_is_lazy():
+def test_import_is_lazy(run_python):
     """``import fastgd`` loads no compiled backend and neither Numba nor scikit-learn."""
     code = "import sys, fastgd; print(sorted(m for m in ('numba', 'sklearn', 'fastgd_core', 'scipy') if m in sys.modules))"
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    result = run_python("-c", code)
+    assert result.returncode == 0, result.stderr
+    output = result.stdout
     assert output.strip() == "[]"

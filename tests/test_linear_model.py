@@ -347,11 +347,8 @@ def test_plot_history(tmp_path):
     assert path.stat().st_size > 1000 and figure is not None
 
 
-def test_works_without_scikit_learn():
+def test_works_without_scikit_learn(run_python):
     """With scikit-learn hidden, the estimators keep their behaviour and messages on stand-ins."""
-    import subprocess
-    import sys
-
     code = """
 import sys
 sys.modules["sklearn"] = None  # as if it were not installed
@@ -379,6 +376,6 @@ assert any(issubclass(w.category, fastgd.ConvergenceWarning) for w in caught)
 assert fastgd.ConvergenceWarning.__module__ == "fastgd._sklearn_compat"
 print("ok")
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = run_python("-c", code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
