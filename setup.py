@@ -91,6 +91,10 @@ class BuildExt(build_ext):
             link_args += omp_link
         else:
             print("fastgd: the compiler cannot build OpenMP code, building serial kernels")
+        if "-fopenmp" not in compile_args and self.compiler.compiler_type != "msvc":
+            compile_args += ["-fopenmp-simd"]  # SIMD pragmas without the OpenMP runtime
+            for ext in self.extensions:
+                ext.define_macros.append(("FGD_OPENMP_SIMD", "1"))
         for ext in self.extensions:
             ext.extra_compile_args += compile_args
             ext.extra_link_args += link_args

@@ -19,10 +19,11 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import backend_or_skip
 
 import fastgd
 from fastgd import training
-from fastgd.backends import BACKEND_ORDER, backend_errors, get_backend
+from fastgd.backends import BACKEND_ORDER, get_backend
 
 _cache = {}
 
@@ -53,13 +54,6 @@ def record_gap(benchmark, X, y, alpha, best, w, b):
     return gap
 
 
-def _backend_or_skip(name):
-    try:
-        return get_backend(name).name
-    except ImportError:
-        pytest.skip(f"backend {name!r} unavailable: {backend_errors().get(name)}")
-
-
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
@@ -69,7 +63,7 @@ DTYPES = {"float32": np.float32, "float64": np.float64}
 def bench_fastgd_fit(benchmark, scale, case, backend, dtype):
     X, y, alpha, best = problem(DTYPES[dtype], scale)
     tol = 1e-4 if case == "fit-default" else 1e-7
-    model = fastgd.LogisticRegression(alpha=alpha, tol=tol, backend=_backend_or_skip(backend))
+    model = fastgd.LogisticRegression(alpha=alpha, tol=tol, backend=backend_or_skip(backend))
     benchmark.group = f"fit {X.shape[0]}x{X.shape[1]} {dtype}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
@@ -83,7 +77,7 @@ def bench_fastgd_fit(benchmark, scale, case, backend, dtype):
 def bench_adam_epoch(benchmark, scale, backend, dtype):
     X, y, alpha, best = problem(DTYPES[dtype], scale)
     model = fastgd.LogisticRegression(alpha=alpha, optimizer="adam", lr=1e-3, batch_size=1024, max_iter=1, tol=0.0,
-                                      random_state=0, backend=_backend_or_skip(backend))
+                                      random_state=0, backend=backend_or_skip(backend))
     benchmark.group = f"one mini-batch Adam epoch (batch 1024) {X.shape[0]}x{X.shape[1]} {dtype}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", fastgd.ConvergenceWarning)

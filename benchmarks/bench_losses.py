@@ -7,10 +7,11 @@ pytest-benchmark's table then gives the ratios within one run.
 
 import numpy as np
 import pytest
+from conftest import backend_or_skip
 
 from fastgd import datasets
 from fastgd._validation import usable_cores
-from fastgd.backends import BACKEND_ORDER, backend_errors, get_backend
+from fastgd.backends import BACKEND_ORDER, get_backend
 
 LOSSES = {"logistic_loss_grad": datasets.make_classification, "squared_loss_grad": datasets.make_regression}
 DTYPES = {"float64": np.float64, "float32": np.float32}
@@ -28,13 +29,6 @@ def problem(loss, dtype, scale):
     return _problems[key]
 
 
-def _backend_or_skip(name):
-    try:
-        return get_backend(name)
-    except ImportError:
-        pytest.skip(f"backend {name!r} unavailable: {backend_errors().get(name)}")
-
-
 @pytest.mark.parametrize("dtype", list(DTYPES))
 @pytest.mark.parametrize("loss", list(LOSSES))
 @pytest.mark.parametrize("implementation", ["X@w", *reversed(BACKEND_ORDER), "torch"])
@@ -48,7 +42,7 @@ def bench_loss_grad(benchmark, scale, loss, dtype, implementation):
     if implementation == "torch":
         benchmark(*_torch_loss_grad(loss, X, y, w))
         return
-    kernel = getattr(_backend_or_skip(implementation), loss)
+    kernel = getattr(get_backend(backend_or_skip(implementation)), loss)
     grad_w = np.empty_like(w)
     kernel(X, y, w, 0.1, None, grad_w, n_threads=THREADS)  # warm-up: JIT compile or cache load
     benchmark(kernel, X, y, w, 0.1, None, grad_w, n_threads=THREADS)

@@ -13,9 +13,10 @@ import math
 
 import numpy as np
 import pytest
+from conftest import backend_or_skip
 
 from fastgd import optim
-from fastgd.backends import BACKEND_ORDER, backend_errors, get_backend
+from fastgd.backends import BACKEND_ORDER
 
 OPTIMIZERS = {
     "SGD-momentum": (optim.SGD, dict(lr=1e-3, momentum=0.9)),
@@ -69,10 +70,7 @@ def _numpy_user_step(name, p, g, clip):
 
 
 def _fastgd_step(name, p, g, clip, backend, check_finite):
-    try:
-        get_backend(backend)
-    except ImportError:
-        pytest.skip(f"backend {backend!r} unavailable: {backend_errors().get(backend)}")
+    backend_or_skip(backend)
     cls, kwargs = OPTIMIZERS[name]
     opt = cls(**kwargs, clip_norm=CLIP_NORM if clip else None, check_finite=check_finite, backend=backend)
     return lambda: opt.step(p, g)

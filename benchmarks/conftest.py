@@ -38,3 +38,19 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 @pytest.fixture(scope="session")
 def scale():
     return bench_scale()
+
+
+REQUIRED = {name.strip() for name in os.environ.get("FASTGD_REQUIRE_BACKENDS", "").split(",") if name.strip()}
+
+
+def backend_or_skip(name):
+    """The backend's name, or a skip (a failure when ``FASTGD_REQUIRE_BACKENDS`` names it)."""
+    from fastgd.backends import backend_errors, get_backend
+
+    try:
+        return get_backend(name).name
+    except ImportError:
+        reason = backend_errors().get(name, "unknown reason")
+        if name in REQUIRED:
+            pytest.fail(f"required backend {name!r} failed to load: {reason}")
+        pytest.skip(f"backend {name!r} unavailable: {reason}")

@@ -3,8 +3,8 @@
  * Each function updates the elements [0, n) of one parameter array: it
  * prepares the gradient (clamp to [-clip_value, clip_value], times grad_scale,
  * plus weight_decay * p), updates the state and p with PyTorch's rule, and
- * returns the raw gradient's sum of squares, accumulated in double with
- * several lanes so that it vectorizes.  Arithmetic is double for both dtypes.
+ * returns the raw gradient's sum of squares, accumulated in double (an
+ * "omp simd" reduction, so that it vectorizes).  Arithmetic is double for both dtypes.
  * Optional buffers are NULL.  Compiled with CPU dispatch (see _simd.h).
  */
 #ifndef FASTGD_OPTIM_H
@@ -12,7 +12,6 @@
 
 #include "_simd.h"
 
-#define FGD_LANES 8
 
 FGD_INLINE double fgd_prepared(double p, double g, double clip_value, double grad_scale, double weight_decay)
 {
@@ -20,54 +19,41 @@ FGD_INLINE double fgd_prepared(double p, double g, double clip_value, double gra
     return c * grad_scale + weight_decay * p;
 }
 
-FGD_INLINE double fgd_optim_lanes_sum(const double *lanes)
-{
-    double s = 0.0;
-    for (int k = 0; k < FGD_LANES; k++)
-        s += lanes[k];
-    return s;
-}
+/* "omp simd reduction" lets the compiler vectorize the sum of squares without
+ * -ffast-math (active with -fopenmp or -fopenmp-simd, ignored otherwise). */
+#if defined(_OPENMP) || defined(FGD_OPENMP_SIMD)
+#  define FGD_SIMD_REDUCTION(...) _Pragma(FGD_STR_PRAGMA(omp simd reduction(+:__VA_ARGS__)))
+#  define FGD_STR_PRAGMA(...) #__VA_ARGS__
+#else
+#  define FGD_SIMD_REDUCTION(...)
+#endif
 
-/* Loop over [0, n) in blocks of FGD_LANES with one accumulator per lane. */
+/* The update loop over [0, n): the body sees i and gi = g[i] (double) and the
+ * raw sum of squares is accumulated alongside. */
 #define FGD_LANE_LOOP(...)                                          \
-    double lanes[FGD_LANES] = {0};                                  \
-    ptrdiff_t i0 = 0;                                               \
-    for (; i0 + FGD_LANES <= n; i0 += FGD_LANES) {                  \
-        for (int k = 0; k < FGD_LANES; k++) {                       \
-            ptrdiff_t i = i0 + k;                                   \
-            double gi = (double)g[i];                               \
-            lanes[k] += gi * gi;                                    \
-            __VA_ARGS__                                             \
-        }                                                           \
-    }                                                               \
-    for (ptrdiff_t i = i0; i < n; i++) {                            \
+    double raw = 0.0;                                               \
+    FGD_SIMD_REDUCTION(raw)                                         \
+    for (ptrdiff_t i = 0; i < n; i++) {                             \
         double gi = (double)g[i];                                   \
-        lanes[0] += gi * gi;                                        \
+        raw += gi * gi;                                             \
         __VA_ARGS__                                                 \
     }                                                               \
-    return fgd_optim_lanes_sum(lanes);
+    return raw;
 
 #define FGD_DEFINE_OPTIM(T, SUFFIX)                                                                      \
 FGD_DISPATCHED void fgd_squared_norm_##SUFFIX(const T *FGD_RESTRICT g, ptrdiff_t n, double clip_value,  \
                                               double *raw, double *clipped)                              \
 {                                                                                                        \
-    double r[FGD_LANES] = {0}, c[FGD_LANES] = {0};                                                       \
-    ptrdiff_t i0 = 0;                                                                                    \
-    for (; i0 + FGD_LANES <= n; i0 += FGD_LANES)                                                         \
-        for (int k = 0; k < FGD_LANES; k++) {                                                            \
-            double x = (double)g[i0 + k];                                                                \
-            double y = x > clip_value ? clip_value : (x < -clip_value ? -clip_value : x);                \
-            r[k] += x * x;                                                                               \
-            c[k] += y * y;                                                                               \
-        }                                                                                                \
-    for (ptrdiff_t i = i0; i < n; i++) {                                                                 \
+    double r = 0.0, c = 0.0;                                                                             \
+    FGD_SIMD_REDUCTION(r, c)                                                                             \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                                  \
         double x = (double)g[i];                                                                         \
         double y = x > clip_value ? clip_value : (x < -clip_value ? -clip_value : x);                    \
-        r[0] += x * x;                                                                                   \
-        c[0] += y * y;                                                                                   \
+        r += x * x;                                                                                      \
+        c += y * y;                                                                                      \
     }                                                                                                    \
-    *raw = fgd_optim_lanes_sum(r);                                                                             \
-    *clipped = fgd_optim_lanes_sum(c);                                                                         \
+    *raw = r;                                                                                            \
+    *clipped = c;                                                                         \
 }                                                                                                        \
                                                                                                          \
 FGD_DISPATCHED double fgd_sgd_##SUFFIX(T *FGD_RESTRICT p, const T *FGD_RESTRICT g, T *FGD_RESTRICT buf,  \
