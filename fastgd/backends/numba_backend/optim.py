@@ -34,9 +34,10 @@ def _prepared(p, g, clip_value, grad_scale, weight_decay):
 
 @njit(**_UPDATE)
 def _squared_norm_range(g, clip_value, lo, hi):
+    g = g[lo:hi]
     raw = 0.0
     clipped = 0.0
-    for i in range(lo, hi):
+    for i in range(g.shape[0]):  # views: the index is known non-negative, so the loop vectorizes
         x = np.float64(g[i])
         raw += x * x
         c = clip_value if x > clip_value else (-clip_value if x < -clip_value else x)
@@ -44,10 +45,11 @@ def _squared_norm_range(g, clip_value, lo, hi):
     return raw, clipped
 
 
-@njit(**_UPDATE)
-def _sgd_range(p, g, buf, use_buffer, lr, momentum, dampening, weight_decay, nesterov, first_step, clip_value, grad_scale, lo, hi):
+@njit(inline="always", **_UPDATE)
+def _sgd_loop(p, g, buf, use_buffer, lr, momentum, dampening, weight_decay, nesterov, first_step, clip_value, grad_scale, lo, hi):
+    p, g, buf = p[lo:hi], g[lo:hi], buf[lo:hi] if use_buffer else buf
     raw = 0.0
-    for i in range(lo, hi):
+    for i in range(g.shape[0]):  # views: the index is known non-negative, so the loop vectorizes
         gi = np.float64(g[i])
         raw += gi * gi
         d = _prepared(np.float64(p[i]), gi, clip_value, grad_scale, weight_decay)
@@ -60,9 +62,18 @@ def _sgd_range(p, g, buf, use_buffer, lr, momentum, dampening, weight_decay, nes
 
 
 @njit(**_UPDATE)
+def _sgd_range(p, g, buf, use_buffer, lr, momentum, dampening, weight_decay, nesterov, first_step, clip_value, grad_scale, lo, hi):
+    """SGD on ``[lo, hi)``; the flag is made a constant of each loop so that the loop vectorizes."""
+    if use_buffer:
+        return _sgd_loop(p, g, buf, True, lr, momentum, dampening, weight_decay, nesterov, first_step, clip_value, grad_scale, lo, hi)
+    return _sgd_loop(p, g, buf, False, lr, momentum, dampening, weight_decay, nesterov, first_step, clip_value, grad_scale, lo, hi)
+
+
+@njit(**_UPDATE)
 def _adagrad_range(p, g, s, clr, weight_decay, eps, clip_value, grad_scale, lo, hi):
+    p, g, s = p[lo:hi], g[lo:hi], s[lo:hi]
     raw = 0.0
-    for i in range(lo, hi):
+    for i in range(g.shape[0]):  # views: the index is known non-negative, so the loop vectorizes
         gi = np.float64(g[i])
         raw += gi * gi
         d = _prepared(np.float64(p[i]), gi, clip_value, grad_scale, weight_decay)
@@ -72,10 +83,13 @@ def _adagrad_range(p, g, s, clr, weight_decay, eps, clip_value, grad_scale, lo, 
     return raw
 
 
-@njit(**_UPDATE)
-def _rmsprop_range(p, g, v, buf, m, use_buffer, centered, lr, alpha, eps, weight_decay, momentum, clip_value, grad_scale, lo, hi):
+@njit(inline="always", **_UPDATE)
+def _rmsprop_loop(p, g, v, buf, m, use_buffer, centered, lr, alpha, eps, weight_decay, momentum, clip_value, grad_scale, lo, hi):
+    p, g, v = p[lo:hi], g[lo:hi], v[lo:hi]
+    buf = buf[lo:hi] if use_buffer else buf
+    m = m[lo:hi] if centered else m
     raw = 0.0
-    for i in range(lo, hi):
+    for i in range(g.shape[0]):  # views: the index is known non-negative, so the loop vectorizes
         gi = np.float64(g[i])
         raw += gi * gi
         d = _prepared(np.float64(p[i]), gi, clip_value, grad_scale, weight_decay)
@@ -98,18 +112,31 @@ def _rmsprop_range(p, g, v, buf, m, use_buffer, centered, lr, alpha, eps, weight
 
 
 @njit(**_UPDATE)
-def _adam_range(p, g, m, v, vmax, amsgrad, lr, beta1, beta2, eps, weight_decay, decoupled, step_size, bc2_sqrt, clip_value, grad_scale, lo, hi):
+def _rmsprop_range(p, g, v, buf, m, use_buffer, centered, lr, alpha, eps, weight_decay, momentum, clip_value, grad_scale, lo, hi):
+    """RMSprop on ``[lo, hi)``; each flag combination is its own loop, so that it vectorizes."""
+    if use_buffer:
+        if centered:
+            return _rmsprop_loop(p, g, v, buf, m, True, True, lr, alpha, eps, weight_decay, momentum, clip_value, grad_scale, lo, hi)
+        return _rmsprop_loop(p, g, v, buf, m, True, False, lr, alpha, eps, weight_decay, momentum, clip_value, grad_scale, lo, hi)
+    if centered:
+        return _rmsprop_loop(p, g, v, buf, m, False, True, lr, alpha, eps, weight_decay, momentum, clip_value, grad_scale, lo, hi)
+    return _rmsprop_loop(p, g, v, buf, m, False, False, lr, alpha, eps, weight_decay, momentum, clip_value, grad_scale, lo, hi)
+
+
+@njit(inline="always", **_UPDATE)
+def _adam_loop(p, g, m, v, vmax, amsgrad, lr, beta1, beta2, eps, weight_decay, decoupled, step_size, bc2_sqrt, clip_value, grad_scale, lo, hi):
+    p, g, m, v = p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
+    vmax = vmax[lo:hi] if amsgrad else vmax
     raw = 0.0
     l2 = 0.0 if decoupled else weight_decay
-    decay = 1.0 - lr * weight_decay if decoupled else 1.0
-    for i in range(lo, hi):
+    decay = 1.0 - lr * weight_decay if decoupled else 1.0  # p * 1.0 is exact: no branch in the loop
+    for i in range(g.shape[0]):  # views: the index is known non-negative, so the loop vectorizes
         gi = np.float64(g[i])
         raw += gi * gi
         pi = np.float64(p[i])
         d = _prepared(pi, gi, clip_value, grad_scale, l2)
-        if decoupled:
-            p[i] = pi * decay
-            pi = np.float64(p[i])
+        p[i] = pi * decay
+        pi = np.float64(p[i])
         mi = np.float64(m[i])
         m[i] = mi + (1.0 - beta1) * (d - mi)
         v[i] = beta2 * np.float64(v[i]) + (1.0 - beta2) * d * d
@@ -121,6 +148,14 @@ def _adam_range(p, g, m, v, vmax, amsgrad, lr, beta1, beta2, eps, weight_decay, 
             vi = np.float64(vmax[i])
         p[i] = pi - step_size * np.float64(m[i]) / (math.sqrt(vi) / bc2_sqrt + eps)
     return raw
+
+
+@njit(**_UPDATE)
+def _adam_range(p, g, m, v, vmax, amsgrad, lr, beta1, beta2, eps, weight_decay, decoupled, step_size, bc2_sqrt, clip_value, grad_scale, lo, hi):
+    """Adam on ``[lo, hi)``; amsgrad is made a constant of each loop so that the loop vectorizes."""
+    if amsgrad:
+        return _adam_loop(p, g, m, v, vmax, True, lr, beta1, beta2, eps, weight_decay, decoupled, step_size, bc2_sqrt, clip_value, grad_scale, lo, hi)
+    return _adam_loop(p, g, m, v, vmax, False, lr, beta1, beta2, eps, weight_decay, decoupled, step_size, bc2_sqrt, clip_value, grad_scale, lo, hi)
 
 
 # ---- whole arrays: serial, or one chunk per thread ---------------------------------------
