@@ -40,117 +40,15 @@ FGD_INLINE double fgd_prepared(double p, double g, double clip_value, double gra
     }                                                               \
     return raw;
 
-#define FGD_DEFINE_OPTIM(T, SUFFIX)                                                                      \
-FGD_DISPATCHED void fgd_squared_norm_##SUFFIX(const T *FGD_RESTRICT g, ptrdiff_t n, double clip_value,  \
-                                              double *raw, double *clipped)                              \
-{                                                                                                        \
-    double r = 0.0, c = 0.0;                                                                             \
-    FGD_SIMD_REDUCTION(r, c)                                                                             \
-    for (ptrdiff_t i = 0; i < n; i++) {                                                                  \
-        double x = (double)g[i];                                                                         \
-        double y = x > clip_value ? clip_value : (x < -clip_value ? -clip_value : x);                    \
-        r += x * x;                                                                                      \
-        c += y * y;                                                                                      \
-    }                                                                                                    \
-    *raw = r;                                                                                            \
-    *clipped = c;                                                                         \
-}                                                                                                        \
-                                                                                                         \
-FGD_DISPATCHED double fgd_sgd_##SUFFIX(T *FGD_RESTRICT p, const T *FGD_RESTRICT g, T *FGD_RESTRICT buf,  \
-                                       ptrdiff_t n, double lr, double momentum, double dampening,        \
-                                       double weight_decay, int nesterov, int first_step,                \
-                                       double clip_value, double grad_scale)                             \
-{                                                                                                        \
-    if (buf == NULL) {                                                                                   \
-        FGD_LANE_LOOP(p[i] = (T)((double)p[i]                                                            \
-                     - lr * fgd_prepared((double)p[i], gi, clip_value, grad_scale, weight_decay));)     \
-    } else if (first_step) {                                                                             \
-        FGD_LANE_LOOP(double d = fgd_prepared((double)p[i], gi, clip_value, grad_scale, weight_decay);  \
-                      buf[i] = (T)d;                                                                     \
-                      double b = (double)buf[i];                                                         \
-                      p[i] = (T)((double)p[i] - lr * (nesterov ? d + momentum * b : b));)               \
-    } else {                                                                                             \
-        FGD_LANE_LOOP(double d = fgd_prepared((double)p[i], gi, clip_value, grad_scale, weight_decay);  \
-                      buf[i] = (T)(momentum * (double)buf[i] + (1.0 - dampening) * d);                   \
-                      double b = (double)buf[i];                                                         \
-                      p[i] = (T)((double)p[i] - lr * (nesterov ? d + momentum * b : b));)               \
-    }                                                                                                    \
-}                                                                                                        \
-                                                                                                         \
-FGD_DISPATCHED double fgd_adagrad_##SUFFIX(T *FGD_RESTRICT p, const T *FGD_RESTRICT g,                  \
-                                           T *FGD_RESTRICT sum, ptrdiff_t n, double clr,                 \
-                                           double weight_decay, double eps, double clip_value,           \
-                                           double grad_scale)                                            \
-{                                                                                                        \
-    FGD_LANE_LOOP(double d = fgd_prepared((double)p[i], gi, clip_value, grad_scale, weight_decay);      \
-                  sum[i] = (T)((double)sum[i] + d * d);                                                  \
-                  p[i] = (T)((double)p[i] - clr * d / (sqrt((double)sum[i]) + eps));)                   \
-}                                                                                                        \
-                                                                                                         \
-FGD_DISPATCHED double fgd_rmsprop_##SUFFIX(T *FGD_RESTRICT p, const T *FGD_RESTRICT g,                  \
-                                           T *FGD_RESTRICT v, T *FGD_RESTRICT buf, T *FGD_RESTRICT m,    \
-                                           ptrdiff_t n, double lr, double alpha, double eps,             \
-                                           double weight_decay, double momentum, double clip_value,      \
-                                           double grad_scale)                                            \
-{                                                                                                        \
-    int centered = m != NULL, with_momentum = buf != NULL;                                               \
-    if (!centered && !with_momentum) {                                                                   \
-        FGD_LANE_LOOP(double d = fgd_prepared((double)p[i], gi, clip_value, grad_scale, weight_decay);  \
-                      v[i] = (T)(alpha * (double)v[i] + (1.0 - alpha) * d * d);                          \
-                      double a = sqrt((double)v[i]) + eps;                                               \
-                      p[i] = (T)((double)p[i] - lr * d / a);)                                            \
-    } else {                                                                                             \
-        FGD_LANE_LOOP(double d = fgd_prepared((double)p[i], gi, clip_value, grad_scale, weight_decay);  \
-                      v[i] = (T)(alpha * (double)v[i] + (1.0 - alpha) * d * d);                          \
-                      double a;                                                                          \
-                      if (centered) {                                                                    \
-                          double mi = (double)m[i];                                                      \
-                          m[i] = (T)(mi + (1.0 - alpha) * (d - mi));                                     \
-                          mi = (double)m[i];                                                             \
-                          double var = (double)v[i] - mi * mi;                                           \
-                          a = sqrt(var > 0.0 ? var : 0.0) + eps;                                         \
-                      } else {                                                                           \
-                          a = sqrt((double)v[i]) + eps;                                                  \
-                      }                                                                                  \
-                      if (with_momentum) {                                                               \
-                          buf[i] = (T)(momentum * (double)buf[i] + d / a);                               \
-                          p[i] = (T)((double)p[i] - lr * (double)buf[i]);                                \
-                      } else {                                                                           \
-                          p[i] = (T)((double)p[i] - lr * d / a);                                         \
-                      })                                                                                 \
-    }                                                                                                    \
-}                                                                                                        \
-                                                                                                         \
-FGD_DISPATCHED double fgd_adam_##SUFFIX(T *FGD_RESTRICT p, const T *FGD_RESTRICT g, T *FGD_RESTRICT m,  \
-                                        T *FGD_RESTRICT v, T *FGD_RESTRICT vmax, ptrdiff_t n,            \
-                                        double lr, double beta1, double beta2, double eps,               \
-                                        double weight_decay, int decoupled, double step,                 \
-                                        double clip_value, double grad_scale)                            \
-{                                                                                                        \
-    double step_size = lr / (1.0 - pow(beta1, step));                                                    \
-    double bc2_sqrt = sqrt(1.0 - pow(beta2, step));                                                      \
-    double l2 = decoupled ? 0.0 : weight_decay;                                                          \
-    double decay = decoupled ? 1.0 - lr * weight_decay : 1.0;                                            \
-    if (vmax == NULL) {                                                                                  \
-        FGD_LANE_LOOP(double d = fgd_prepared((double)p[i], gi, clip_value, grad_scale, l2);            \
-                      double pi = (double)(T)((double)p[i] * decay);                                     \
-                      double mi = (double)m[i];                                                          \
-                      m[i] = (T)(mi + (1.0 - beta1) * (d - mi));                                         \
-                      v[i] = (T)(beta2 * (double)v[i] + (1.0 - beta2) * d * d);                          \
-                      p[i] = (T)(pi - step_size * (double)m[i] / (sqrt((double)v[i]) / bc2_sqrt + eps));) \
-    } else {                                                                                             \
-        FGD_LANE_LOOP(double d = fgd_prepared((double)p[i], gi, clip_value, grad_scale, l2);            \
-                      double pi = (double)(T)((double)p[i] * decay);                                     \
-                      double mi = (double)m[i];                                                          \
-                      m[i] = (T)(mi + (1.0 - beta1) * (d - mi));                                         \
-                      v[i] = (T)(beta2 * (double)v[i] + (1.0 - beta2) * d * d);                          \
-                      double vm = (double)vmax[i], vi = (double)v[i];                                    \
-                      vmax[i] = (T)(vm > vi ? vm : vi);                                                  \
-                      p[i] = (T)(pi - step_size * (double)m[i] / (sqrt((double)vmax[i]) / bc2_sqrt + eps));) \
-    }                                                                                                    \
-}
-
-FGD_DEFINE_OPTIM(double, d)
-FGD_DEFINE_OPTIM(float, f)
+#define FGD_T double
+#define FGD_NAME(f) f##_d
+#include "_optim_loops.h"
+#undef FGD_T
+#undef FGD_NAME
+#define FGD_T float
+#define FGD_NAME(f) f##_f
+#include "_optim_loops.h"
+#undef FGD_T
+#undef FGD_NAME
 
 #endif
