@@ -215,3 +215,12 @@ def test_bind_optimizer_state_shares_memory():
     opt.step([theta], [np.ones(4)])
     np.testing.assert_array_equal(matrix[0], opt.state[0]["square_avg"])
     assert np.shares_memory(matrix, opt.state[0]["grad_avg"])
+
+
+def test_verbose_prints_a_line_per_epoch(capsys):
+    X, y = standardized_classification(500, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
+        fastgd.LogisticRegression(optimizer="adam", lr=0.05, max_iter=3, tol=0.0, verbose=2, backend="numpy").fit(X, y)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch ")]
+    assert len(lines) == 3 and "loss" in lines[0] and "grad_norm" in lines[0]
