@@ -4,7 +4,8 @@
  * prepares the gradient (clamp to [-clip_value, clip_value], times grad_scale,
  * plus weight_decay * p), updates the state and p with PyTorch's rule, and
  * returns the raw gradient's sum of squares, accumulated in double (an
- * "omp simd" reduction, so that it vectorizes).  Arithmetic is double for both dtypes.
+ * "omp simd" reduction, so that it vectorizes).  Elementwise arithmetic is in
+ * the data's type (see _optim_loops.h).
  * Optional buffers are NULL.  Compiled with CPU dispatch (see _simd.h).
  */
 #ifndef FASTGD_OPTIM_H
@@ -13,11 +14,6 @@
 #include "_simd.h"
 
 
-FGD_INLINE double fgd_prepared(double p, double g, double clip_value, double grad_scale, double weight_decay)
-{
-    double c = g > clip_value ? clip_value : (g < -clip_value ? -clip_value : g);
-    return c * grad_scale + weight_decay * p;
-}
 
 /* "omp simd reduction" lets the compiler vectorize the sum of squares without
  * -ffast-math (active with -fopenmp or -fopenmp-simd, ignored otherwise). */
@@ -28,27 +24,31 @@ FGD_INLINE double fgd_prepared(double p, double g, double clip_value, double gra
 #  define FGD_SIMD_REDUCTION(...)
 #endif
 
-/* The update loop over [0, n): the body sees i and gi = g[i] (double) and the
- * raw sum of squares is accumulated alongside. */
+/* The update loop over [0, n): the body sees i and gt = g[i]; the raw sum of
+ * squares is accumulated alongside, in double. */
 #define FGD_LANE_LOOP(...)                                          \
     double raw = 0.0;                                               \
     FGD_SIMD_REDUCTION(raw)                                         \
     for (ptrdiff_t i = 0; i < n; i++) {                             \
-        double gi = (double)g[i];                                   \
-        raw += gi * gi;                                             \
+        FGD_T gt = g[i];                                            \
+        raw += (double)gt * (double)gt;                             \
         __VA_ARGS__                                                 \
     }                                                               \
     return raw;
 
 #define FGD_T double
 #define FGD_NAME(f) f##_d
+#define FGD_SQRT sqrt
 #include "_optim_loops.h"
 #undef FGD_T
 #undef FGD_NAME
+#undef FGD_SQRT
 #define FGD_T float
 #define FGD_NAME(f) f##_f
+#define FGD_SQRT sqrtf
 #include "_optim_loops.h"
 #undef FGD_T
 #undef FGD_NAME
+#undef FGD_SQRT
 
 #endif
