@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numba import njit
 
-from fastgd.backends.numba_backend.losses import _loss_grad_range
+from fastgd.backends.numba_backend.losses import _loss_grad_range, _prefetch
 from fastgd.backends.numba_backend.optim import (
     _adagrad_range,
     _adam_range,
@@ -22,6 +22,7 @@ from fastgd.backends.numba_backend.optim import (
 )
 
 _EPOCH = dict(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
+_PREFETCH_ROWS = 16  # rows gathered ahead: random rows are latency-bound, not bandwidth-bound
 
 
 @njit(**_EPOCH)
@@ -65,9 +66,15 @@ def _epoch(kind, X, y, s, weighted, order, params, state, grad_mean, code, hyper
     n_steps = 0
     for start in range(0, n, batch_size):
         m = min(batch_size, n - start)
+        line = max(1, 64 // X.itemsize)
         for r in range(m):
+            if start + r + _PREFETCH_ROWS < n:
+                ahead = order[start + r + _PREFETCH_ROWS]
+                for j in range(0, d, line):
+                    _prefetch(X, ahead, j)
             i = order[start + r]
-            Xb[r, :] = X[i, :]
+            for j in range(d):
+                Xb[r, j] = X[i, j]
             yb[r] = y[i]
             if weighted:
                 sb[r] = s[i]
