@@ -34,9 +34,10 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from fastgd.backends._spec import KERNELS
+from fastgd.backends.numba_backend._threads import n_chunks_for as _n_chunks
+from fastgd.backends.numba_backend._threads import run_parallel as _run_parallel
 
-__all__ = list(KERNELS)
+__all__ = ["sigmoid", "log1pexp", "linear_predict", "logistic_loss_grad", "squared_loss_grad"]
 
 _MATH = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 _SUM = dict(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
@@ -45,7 +46,6 @@ _PARALLEL = dict(cache=True, nogil=True, parallel=True)
 _BLOCK = 64  # rows per block in the loss kernels (at most _BLOCK_BYTES of X)
 _BLOCK_BYTES = 1 << 16
 _PREFETCH_BYTES = 1 << 14  # how far ahead of the current row X is prefetched
-_MIN_CHUNK = 1 << 15  # work per thread (see _n_chunks) below which a thread does not pay
 
 # exp: x = k ln2 + t with |t| <= ln2/2; fdlibm's two-part ln2 keeps k ln2 exact
 _LN2_HI = 6.93147180369123816490e-01
@@ -326,24 +326,6 @@ def _predict_parallel(X, w, b, out, n_chunks):
 
 
 # ---------------------------------------------------------------- wrappers
-
-
-def _n_chunks(work, n_threads):
-    """One chunk per thread, fewer when a thread would get under ``_MIN_CHUNK``
-    work units (one unit ~ one element of ``X``; a sample's loss terms ~ 32,
-    an elementwise exp ~ 4); a thread costs ~10 us to start."""
-    n_threads = min(int(n_threads), numba.config.NUMBA_NUM_THREADS)
-    return max(1, min(n_threads, work // _MIN_CHUNK))
-
-
-def _run_parallel(kernel, n_chunks, *args):
-    """``kernel(*args, n_chunks)`` on ``n_chunks`` threads; the thread count is restored."""
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n_chunks)
-    try:
-        return kernel(*args, n_chunks)
-    finally:
-        numba.set_num_threads(previous)
 
 
 def sigmoid(z, out, *, n_threads):
