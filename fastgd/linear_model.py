@@ -141,8 +141,7 @@ class _GradientDescentModel(BaseEstimator):
             # mini-batch gradients are noisy: divide the rate by 5 when the loss stops improving
             return sch.ReduceLROnPlateau(opt.lr, factor=0.2, patience=max(settings.n_iter_no_change - 2, 0),
                                          threshold=settings.tol, min_lr=opt.lr * 1e-3)
-        schedule = copy.deepcopy(sch.as_schedule(self.schedule))
-        return schedule
+        return copy.deepcopy(sch.as_schedule(self.schedule))
 
     def _check_fit_data(self, X, y, sample_weight, reset):
         X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32], accept_sparse=False,
@@ -163,7 +162,7 @@ class _GradientDescentModel(BaseEstimator):
         if self.early_stopping:
             sample_weight, validation = self._hold_out(X, targets, sample_weight, settings)
         problem = training.Problem(X, targets, sample_weight, self._loss, alpha, bool(self.fit_intercept))
-        with _blas_held_to_one_thread(settings.backend):
+        with training.blas_held_to_one_thread(settings.backend):
             if self.optimizer == "lbfgs" and self.schedule is None and settings.batch_size is None and validation is None:
                 result = training.train_lbfgs(problem, theta, settings)
             else:
@@ -188,7 +187,7 @@ class _GradientDescentModel(BaseEstimator):
         theta = self._initial_theta(X, keep=not first_call)
         problem = training.Problem(X, targets, sample_weight, self._loss, _check_float("alpha", self.alpha), bool(self.fit_intercept))
         opt = self._optimizer
-        with _blas_held_to_one_thread(settings.backend):
+        with training.blas_held_to_one_thread(settings.backend):
             result = training.train_first_order(problem, theta, opt, sch.Constant(opt.lr), settings)
         self._store(result, X.dtype, warn=False)
         return self
@@ -402,28 +401,8 @@ def _check_classification_targets(y):
     y = np.asarray(y)
     if y.dtype.kind == "f" and not np.all(y == np.round(y)):
         raise ValueError("Unknown label type: continuous. Classification needs discrete labels.")
-    if y.dtype.kind == "c" or y.dtype.kind == "O" and not all(isinstance(label, (str, numbers.Integral)) for label in y[:100]):
+    if y.dtype.kind == "c" or (y.dtype.kind == "O" and not all(isinstance(label, (str, numbers.Integral)) for label in y[:100])):
         raise ValueError(f"Unknown label type: {y.dtype}.")
-
-
-class _blas_held_to_one_thread:
-    """Hold BLAS to one thread while compiled kernels run (two pools on two cores fight)."""
-
-    def __init__(self, backend):
-        self.active = get_backend(backend).name != "numpy"
-        self.limiter = None
-
-    def __enter__(self):
-        if self.active:
-            from threadpoolctl import threadpool_limits
-
-            self.limiter = threadpool_limits(limits=1, user_api="blas")
-        return self
-
-    def __exit__(self, *exc):
-        if self.limiter is not None:
-            self.limiter.restore_original_limits()
-        return False
 
 
 if not HAVE_SKLEARN:  # the stand-in mixins have no tags

@@ -24,6 +24,7 @@ the norm of the mean of the epoch's batch gradients, which costs nothing),
 
 import math
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -143,12 +144,34 @@ class StopRules:
         return None
 
 
+@contextmanager
 def _progress(settings, n_epochs):
+    """A tqdm bar with ``verbose >= 1`` (``None`` otherwise), closed however training ends."""
     if settings.verbose < 1:
-        return None
+        yield None
+        return
     from tqdm.auto import tqdm
 
-    return tqdm(total=n_epochs, desc="fastgd fit", unit="epoch", leave=False)
+    bar = tqdm(total=n_epochs, desc="fastgd fit", unit="epoch", leave=False)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+@contextmanager
+def blas_held_to_one_thread(backend_name):
+    """Hold BLAS to one thread while compiled kernels run (two thread pools on two cores fight).
+
+    The NumPy backend computes with BLAS, so it keeps BLAS's own threads.
+    """
+    if get_backend(backend_name).name == "numpy":
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def _report(bar, settings, epoch, history):
@@ -182,29 +205,25 @@ class _Snapshot:
 
 
 def bind_optimizer_state(optimizer, theta):
-    """A (3, d + 1) state matrix shared by ``optimizer`` (rows are its buffers) and the kernels."""
-    if optimizer.state is not None:
-        buffers = list(optimizer.state[0].values())
-        if buffers and all(b is None or b.shape == theta.shape for b in buffers) and len(optimizer.state) == 1:
-            matrix = np.zeros((3, theta.shape[0]), dtype=theta.dtype)
-            for row, buffer in enumerate(buffers):
-                if buffer is not None:
-                    matrix[row] = buffer
-            _share_rows(optimizer, matrix)
-            return matrix
+    """A (3, d + 1) state matrix shared by ``optimizer`` (rows are its buffers) and the kernels.
+
+    The optimizer's state for ``theta`` is kept (e.g. across ``partial_fit`` calls)
+    or created (e.g. Adagrad's initial sum), then moved into the matrix.
+    """
+    state = optimizer.state
+    reusable = state is not None and len(state) == 1 and all(
+        b is None or b.shape == theta.shape for b in state[0].values()
+    )
+    if not reusable:
+        optimizer.state = None
+        optimizer.state = optimizer._state_for([theta])
     matrix = np.zeros((3, theta.shape[0]), dtype=theta.dtype)
-    optimizer.state = None
-    optimizer.state = optimizer._state_for([theta])  # creates buffers (e.g. Adagrad's initial sum)
     for row, buffer in enumerate(optimizer.state[0].values()):
         if buffer is not None:
             matrix[row] = buffer
-    _share_rows(optimizer, matrix)
-    return matrix
-
-
-def _share_rows(optimizer, matrix):
     names = optimizer._buffer_names()
     optimizer.state = [{name: (matrix[row] if name in names else None) for row, name in enumerate(optimizer.buffers)}]
+    return matrix
 
 
 def train_first_order(problem, theta, optimizer, schedule, settings, validation=None):
@@ -218,8 +237,8 @@ def train_first_order(problem, theta, optimizer, schedule, settings, validation=
     history, stops = History(), StopRules(settings.tol, settings.n_iter_no_change)
     rng = np.random.default_rng(settings.random_state)
     grad = np.empty(theta.shape[0], dtype=theta.dtype)
-    bar, reason, epoch, before_step = _progress(settings, settings.max_iter), "max_iter", 0, None
-    try:
+    reason, epoch, before_step = "max_iter", 0, None
+    with _progress(settings, settings.max_iter) as bar:
         for epoch in range(settings.max_iter):
             optimizer.lr = lr if rule is not None else schedule(epoch)
             if settings.batch_size is None:  # the loss at theta_t; the step that led here is undone if need be
@@ -253,9 +272,6 @@ def train_first_order(problem, theta, optimizer, schedule, settings, validation=
                 optimizer.step([theta], [grad])
         else:
             epoch = settings.max_iter - 1
-    finally:
-        if bar is not None:
-            bar.close()
     return Result(theta, history.arrays(), reason, epoch + 1)
 
 
@@ -285,8 +301,8 @@ def _train_armijo(problem, theta, optimizer, rule, settings, backend):
     grad, trial_grad = np.empty_like(theta), np.empty_like(theta)
     loss, step = objective(backend, problem, theta, grad, settings.n_threads), rule.start()
     stops.diverged(loss)
-    bar, reason, epoch = _progress(settings, settings.max_iter), "max_iter", 0
-    try:
+    reason, epoch = "max_iter", 0
+    with _progress(settings, settings.max_iter) as bar:
         for epoch in range(settings.max_iter):
             grad_norm = history.record(loss, grad, step)
             _report(bar, settings, epoch, history)
@@ -312,16 +328,12 @@ def _train_armijo(problem, theta, optimizer, rule, settings, backend):
             step = rule.observe(loss).lr
         else:
             epoch = settings.max_iter - 1
-    finally:
-        if bar is not None:
-            bar.close()
     return Result(theta, history.arrays(), reason, epoch + 1)
 
 
 def train_lbfgs(problem, theta, settings):
-    """SciPy's L-BFGS-B driven by the fused loss+gradient kernel (BLAS held to one thread)."""
+    """SciPy's L-BFGS-B driven by the fused loss+gradient kernel."""
     from scipy.optimize import minimize
-    from threadpoolctl import threadpool_limits
 
     backend = get_backend(settings.backend)
     grad = np.empty_like(theta)
@@ -337,7 +349,6 @@ def train_lbfgs(problem, theta, settings):
         return loss, evaluated["grad"]
 
     history = History()
-    bar = _progress(settings, settings.max_iter)
 
     def callback(intermediate_result):
         x = intermediate_result.x
@@ -348,13 +359,9 @@ def train_lbfgs(problem, theta, settings):
 
     pgtol = settings.tol / math.sqrt(theta.shape[0])
     ftol = 64 * np.finfo(theta.dtype).eps
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            result = minimize(fun, theta.astype(np.float64), jac=True, method="L-BFGS-B", callback=callback,
-                              options=dict(maxiter=settings.max_iter, gtol=pgtol, ftol=ftol, maxcor=20))
-    finally:
-        if bar is not None:
-            bar.close()
+    with _progress(settings, settings.max_iter) as bar:
+        result = minimize(fun, theta.astype(np.float64), jac=True, method="L-BFGS-B", callback=callback,
+                          options=dict(maxiter=settings.max_iter, gtol=pgtol, ftol=ftol, maxcor=20))
     theta[...] = result.x
     final_loss = objective(backend, problem, theta, grad, settings.n_threads)
     if not history.columns["loss"]:

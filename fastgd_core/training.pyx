@@ -16,13 +16,7 @@ from libc.string cimport memcpy
 
 from fastgd_core._optim cimport *
 
-cdef extern from "_simd.h" nogil:
-    void fgd_loss_grad_rows_d(int loss, const double *X, const double *y, const double *sw,
-                              Py_ssize_t n, Py_ssize_t d, const double *w, double b,
-                              double *grad, double *acc)
-    void fgd_loss_grad_rows_f(int loss, const float *X, const float *y, const float *sw,
-                              Py_ssize_t n, Py_ssize_t d, const float *w, double b,
-                              double *grad, double *acc)
+from fastgd_core._simd cimport fgd_loss_grad_rows_d, fgd_loss_grad_rows_f
 
 cdef extern from *:
     """

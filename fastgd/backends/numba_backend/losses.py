@@ -328,22 +328,23 @@ def _predict_parallel(X, w, b, out, n_chunks):
 # ---------------------------------------------------------------- wrappers
 
 
-def sigmoid(z, out, *, n_threads):
-    """``out = 1/(1+exp(-z))``: ``1/(1+e)`` for z >= 0, ``e/(1+e)`` for z < 0, ``e = exp(-|z|)``."""
+def _elementwise(range_kernel, parallel_kernel, z, out, n_threads):
+    """``out = f(z)``, serially or in one chunk per thread (an exp ~ 4 work units)."""
     n_chunks = _n_chunks(4 * z.shape[0], n_threads)
     if n_chunks == 1:
-        _sigmoid_range(z, out, 0, z.shape[0])
+        range_kernel(z, out, 0, z.shape[0])
     else:
-        _run_parallel(_sigmoid_parallel, n_chunks, z, out)
+        _run_parallel(parallel_kernel, n_chunks, z, out)
+
+
+def sigmoid(z, out, *, n_threads):
+    """``out = 1/(1+exp(-z))``: ``1/(1+e)`` for z >= 0, ``e/(1+e)`` for z < 0, ``e = exp(-|z|)``."""
+    _elementwise(_sigmoid_range, _sigmoid_parallel, z, out, n_threads)
 
 
 def log1pexp(z, out, *, n_threads):
     """``out = log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|))``."""
-    n_chunks = _n_chunks(4 * z.shape[0], n_threads)
-    if n_chunks == 1:
-        _log1pexp_range(z, out, 0, z.shape[0])
-    else:
-        _run_parallel(_log1pexp_parallel, n_chunks, z, out)
+    _elementwise(_log1pexp_range, _log1pexp_parallel, z, out, n_threads)
 
 
 def linear_predict(X, w, b, out, *, n_threads):
