@@ -1,8 +1,11 @@
-"""Benchmark fixtures: problem sizes by scale, and the BLAS in use recorded.
+"""The pytest-benchmark driver of fastgd's benchmark cases (:mod:`fastgd.benchmark.cases`).
 
 ``FASTGD_BENCH_SCALE=large`` (the default) uses the sizes the performance
-targets are stated for; ``small`` is the smoke run CI does.  Compare NumPy with
-OpenBLAS's CPU-type overrides unset, e.g.
+targets are stated for; ``small`` is the smoke run CI does.  Each benchmark
+stores its case in ``extra_info`` (kind, group, implementation, bytes moved,
+and facts such as a fit's gap), so ``benchmarks/report.py`` turns a saved
+``--benchmark-json`` into the same tables as ``python -m fastgd bench``.
+Compare NumPy with OpenBLAS's CPU-type overrides unset, e.g.
 ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE pytest benchmarks``.
 """
 
@@ -10,47 +13,46 @@ import os
 
 import pytest
 
-SCALES = {
-    "large": {"n_samples": 1_000_000, "n_features": 100, "n_params": 10_000_000},
-    "small": {"n_samples": 20_000, "n_features": 100, "n_params": 100_000},
-}
+from fastgd.benchmark import cases
 
-
-def bench_scale():
-    name = os.environ.get("FASTGD_BENCH_SCALE", "large")
-    if name not in SCALES:
-        raise ValueError(f"FASTGD_BENCH_SCALE must be one of {sorted(SCALES)}, got {name!r}")
-    return SCALES[name]
+SCALE = os.environ.get("FASTGD_BENCH_SCALE", "large")
+REQUIRED = {name.strip() for name in os.environ.get("FASTGD_REQUIRE_BACKENDS", "").split(",") if name.strip()}
+SLOW_ROUNDS = {"reference": 1}  # fits with the NumPy reference take seconds at the large scale
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
-    """Record the thread pools (BLAS, OpenMP) and the environment that tunes them."""
+    """Record the machine as the package's report does, plus the raw thread pools and the scale."""
+    from fastgd.benchmark.report import machine_info as fastgd_machine_info
+
+    machine_info["fastgd"] = fastgd_machine_info()
     try:
         from threadpoolctl import threadpool_info
 
         machine_info["threadpools"] = threadpool_info()
     except ImportError:
         machine_info["threadpools"] = "threadpoolctl not installed"
-    machine_info["openblas_env"] = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-    machine_info["bench_scale"] = os.environ.get("FASTGD_BENCH_SCALE", "large")
+    machine_info["bench_scale"] = SCALE
 
 
-@pytest.fixture(scope="session")
-def scale():
-    return bench_scale()
+def cases_of(kind):
+    """pytest parameters, one per case of this kind, named after the case."""
+    return [pytest.param(case, id=f"{case.group}-{case.implementation}") for case in cases.all_cases(SCALE, [kind])]
 
 
-REQUIRED = {name.strip() for name in os.environ.get("FASTGD_REQUIRE_BACKENDS", "").split(",") if name.strip()}
-
-
-def backend_or_skip(name):
-    """The backend's name, or a skip (a failure when ``FASTGD_REQUIRE_BACKENDS`` names it)."""
-    from fastgd.backends import backend_errors, get_backend
-
+def run_case(benchmark, case):
+    """Time one case; a missing backend is a skip, or a failure when ``FASTGD_REQUIRE_BACKENDS`` names it."""
     try:
-        return get_backend(name).name
-    except ImportError:
-        reason = backend_errors().get(name, "unknown reason")
-        if name in REQUIRED:
-            pytest.fail(f"required backend {name!r} failed to load: {reason}")
-        pytest.skip(f"backend {name!r} unavailable: {reason}")
+        call = case.prepare()  # includes the warm-up call
+    except cases.Unavailable as reason:
+        if case.implementation in REQUIRED:
+            pytest.fail(f"required backend {case.implementation!r}: {reason}")
+        pytest.skip(str(reason))
+    benchmark.group = case.group
+    benchmark.extra_info.update(kind=case.kind, group=case.group, implementation=case.implementation,
+                                family=case.family, bytes_moved=case.bytes_moved)
+    if case.kind == "fit":
+        result = benchmark.pedantic(call, rounds=SLOW_ROUNDS.get(case.family, 3), iterations=1)
+    else:
+        result = benchmark(call)
+    if case.describe:
+        benchmark.extra_info.update(case.describe(result))

@@ -1,14 +1,19 @@
-"""Command line: ``python -m fastgd demo | info``.
+"""Command line: ``python -m fastgd demo | bench | info``.
 
 * ``demo`` -- generate a large logistic-regression problem, compute the loss
   and gradient with every backend, check that they agree with the NumPy
   reference, and print times and speed-ups; then train ``LogisticRegression``
   with every backend (L-BFGS, and mini-batch Adam beside the plain NumPy loop)
   and print time, final loss, accuracy and stop reason.
+* ``bench`` -- time every benchmark case (loss kernels, optimizer steps, fits)
+  with every backend beside the NumPy reference and the installed peers, measure
+  the memory a fit allocates, and write a markdown report, its JSON records and
+  a PNG chart (``--out``); optionally into a README's bench section.
 * ``info`` -- versions, backends (and why any is missing), OpenMP, threads.
 """
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -114,6 +119,18 @@ def demo(args):
     return 0
 
 
+def bench(args):
+    """Run the shipped benchmark and write its report."""
+    from fastgd import benchmark
+
+    if args.readme and not os.path.exists(args.readme):
+        raise SystemExit(f"--readme: {args.readme} does not exist")
+    print(f"fastgd {fastgd.__version__} benchmark, {args.scale} scale; backends: {', '.join(fastgd.available_backends())}")
+    benchmark.run(args.scale, args.out, kinds=args.kinds, readme=args.readme, min_time=args.min_time)
+    print(f"report written to {os.path.join(args.out, 'bench.md')}")
+    return 0
+
+
 def _version_of(module_name):
     try:
         module = __import__(module_name)
@@ -159,6 +176,15 @@ def _parser():
     demo_parser.add_argument("--epochs", type=int, default=3, help="mini-batch epochs to train (0: no training)")
     demo_parser.add_argument("--plot", metavar="PATH", help="save the training curves (PNG; needs matplotlib)")
     demo_parser.set_defaults(run=demo)
+    bench_parser = commands.add_parser("bench", help="run the benchmark and write its report (markdown, JSON, PNG)")
+    bench_parser.add_argument("--scale", choices=["small", "large"], default="small",
+                              help="small: seconds; large: 1,000,000 x 100 data and 10,000,000 parameters, minutes")
+    bench_parser.add_argument("--out", default="fastgd-bench", help="folder for bench.md, bench.json, bench.png")
+    bench_parser.add_argument("--kinds", nargs="+", choices=["loss", "optimizer", "fit", "memory"],
+                              default=["loss", "optimizer", "fit", "memory"])
+    bench_parser.add_argument("--min-time", type=float, default=0.5, help="seconds to time each case for (at least 3 rounds)")
+    bench_parser.add_argument("--readme", metavar="PATH", help="also write the report between the bench markers of PATH")
+    bench_parser.set_defaults(run=bench)
     info_parser = commands.add_parser("info", help="versions, backends, OpenMP, threads")
     info_parser.set_defaults(run=info)
     return parser

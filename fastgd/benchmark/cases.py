@@ -1,0 +1,429 @@
+"""The benchmark cases: one definition, run by ``python -m fastgd bench`` and by ``benchmarks/``.
+
+A case is one operation (its ``group``, e.g. "logistic loss+grad float32
+1,000,000x100") done by one ``implementation``.  Every group holds fastgd's
+compiled backends beside the NumPy reference (``numpy``, the oracle the tests
+hold them to) and, when installed, the peers: PyTorch and scikit-learn.
+
+* ``loss``: one fused loss+gradient pass over X; ``X@w`` (one BLAS read of X)
+  is the floor of any such pass.
+* ``optimizer``: one step on ``n_params`` parameters; ``numpy-user`` is the
+  update written in plain NumPy as a user would, one temporary per operation.
+* ``fit``: ``LogisticRegression.fit`` to its default tolerance (L-BFGS), and
+  one shuffled mini-batch Adam epoch (batch 1024) as a whole fit.
+
+``bytes_moved`` is the least traffic the operation needs (each array read or
+written once), so ``bytes_moved / seconds`` is its throughput; fits that make
+an unknown number of passes over X have none.
+"""
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+SCALES = {
+    "large": {"n_samples": 1_000_000, "n_features": 100, "n_params": 10_000_000},
+    "small": {"n_samples": 20_000, "n_features": 100, "n_params": 100_000},
+}
+DTYPES = ("float32", "float64")
+BACKENDS = ("numpy", "cython", "numba")
+REFERENCE = "numpy"
+LOSSES = {"logistic": "logistic_loss_grad", "squared": "squared_loss_grad"}
+OPTIMIZERS = {
+    "SGD-momentum": ("SGD", dict(lr=1e-3, momentum=0.9)),
+    "Adagrad": ("Adagrad", dict(lr=1e-2)),
+    "RMSprop": ("RMSprop", dict(lr=1e-2)),
+    "Adam": ("Adam", dict(lr=1e-3)),
+    "AdamW": ("AdamW", dict(lr=1e-3)),
+}
+CLIPPED = ("SGD-momentum", "Adam")  # also timed with clip_norm
+CLIP_NORM = 1e3  # large enough that the scale stays 1: the step itself is what is timed
+STATE_ARRAYS = {"SGD-momentum": 1, "Adagrad": 1, "RMSprop": 1, "Adam": 2, "AdamW": 2}
+TORCH_FUSED = {"SGD-momentum", "Adagrad", "Adam", "AdamW"}  # PyTorch has no fused RMSprop
+BATCH_SIZE = 1024
+
+
+class Unavailable(Exception):
+    """The case cannot run here (a backend or a peer is not installed)."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One timed operation.
+
+    ``prepare()`` builds the data and returns the call to time, already warmed
+    up (JIT compilation, cache loading and first-touch costs are not timed);
+    it raises :class:`Unavailable` when the implementation is missing.
+    ``describe(result)`` turns the call's last result into extra facts
+    (e.g. the objective gap a fit reached).
+    """
+
+    kind: str
+    group: str
+    implementation: str
+    bytes_moved: int | None
+    prepare: Callable[[], Callable[[], Any]] = field(compare=False, repr=False)
+    describe: Callable[[Any], dict] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def name(self):
+        return f"{self.group} [{self.implementation}]"
+
+    @property
+    def family(self):
+        """Whose code runs: ``reference``, ``fastgd``, ``numpy`` (plain NumPy), ``torch`` or ``sklearn``."""
+        head = self.implementation.split("-")[0].split(" ")[0]
+        if self.implementation == REFERENCE:
+            return "reference"
+        if head in ("cython", "numba"):
+            return "fastgd"
+        return {"X@w": "numpy", "numpy": "numpy", "torch": "torch", "sklearn": "sklearn"}[head]
+
+
+def scale_sizes(scale):
+    """The sizes of a scale name (``large`` or ``small``)."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {sorted(SCALES)}, got {scale!r}")
+    return SCALES[scale]
+
+
+def all_cases(scale, kinds=("loss", "optimizer", "fit")):
+    """Every case of the given kinds at this scale, in report order (cheap: no data is made)."""
+    sizes = scale_sizes(scale)
+    makers = {"loss": loss_cases, "optimizer": optimizer_cases, "fit": fit_cases}
+    unknown = set(kinds) - set(makers)
+    if unknown:
+        raise ValueError(f"unknown case kinds {sorted(unknown)}; choose from {sorted(makers)}")
+    return [case for kind in kinds for case in makers[kind](sizes)]
+
+
+# ---------------------------------------------------------------------------------------------- shared data
+
+_data = {}
+
+
+def _shared(key, make):
+    """One large array set at a time, shared by the cases that use it."""
+    if key not in _data:
+        _data.clear()
+        _data[key] = make()
+    return _data[key]
+
+
+def _backend(name):
+    from fastgd.backends import backend_errors, get_backend
+
+    try:
+        return get_backend(name)
+    except ImportError:
+        raise Unavailable(f"backend {name!r} unavailable: {backend_errors().get(name, 'unknown reason')}") from None
+
+
+def _import_peer(module_name):
+    import importlib
+
+    try:
+        return importlib.import_module(module_name)
+    except ImportError:
+        raise Unavailable(f"{module_name} is not installed") from None
+
+
+def _threads():
+    from fastgd._validation import usable_cores
+
+    return usable_cores()
+
+
+# ---------------------------------------------------------------------------------------------- losses
+
+
+def _loss_problem(loss, dtype, sizes):
+    from fastgd import datasets
+
+    def make():
+        generate = datasets.make_classification if loss == "logistic" else datasets.make_regression
+        X, y, w = generate(sizes["n_samples"], sizes["n_features"], dtype=dtype, random_state=0)
+        return X, y, (0.5 * w).astype(X.dtype)
+
+    return _shared(("loss", loss, dtype, sizes["n_samples"], sizes["n_features"]), make)
+
+
+def loss_cases(sizes):
+    cases = []
+    n, d = sizes["n_samples"], sizes["n_features"]
+    for loss in LOSSES:
+        for dtype in DTYPES:
+            group = f"{loss} loss+grad {dtype} {n:,}x{d}"
+            bytes_moved = n * d * np.dtype(dtype).itemsize + n * np.dtype(dtype).itemsize
+            for implementation in ("X@w", *BACKENDS, "torch"):
+                prepare = _loss_call(loss, dtype, sizes, implementation)
+                cases.append(Case("loss", group, implementation, bytes_moved, prepare))
+    return cases
+
+
+def _loss_call(loss, dtype, sizes, implementation):
+    def prepare():
+        if implementation == "torch":
+            call = _torch_loss_grad(loss, *_loss_problem(loss, dtype, sizes))
+        elif implementation == "X@w":
+            X, _, w = _loss_problem(loss, dtype, sizes)
+            call = lambda: X @ w  # noqa: E731
+        else:
+            kernel = getattr(_backend(implementation), LOSSES[loss])
+            X, y, w = _loss_problem(loss, dtype, sizes)
+            grad_w, threads = np.empty_like(w), _threads()
+            call = lambda: kernel(X, y, w, 0.1, None, grad_w, n_threads=threads)  # noqa: E731
+        call()
+        return call
+
+    return prepare
+
+
+def _torch_loss_grad(loss, X, y, w):
+    """PyTorch computing the same loss and gradient by hand (no autograd overhead)."""
+    torch = _import_peer("torch")
+    Xt, yt, wt = (torch.from_numpy(a) for a in (X, y, w))
+
+    def logistic():
+        z = Xt @ wt + 0.1
+        loss_value = torch.nn.functional.binary_cross_entropy_with_logits(z, yt)
+        residual = (torch.sigmoid(z) - yt) / len(yt)
+        return float(loss_value), Xt.T @ residual, float(residual.sum())
+
+    def squared():
+        residual = Xt @ wt + 0.1 - yt
+        return float(0.5 * (residual * residual).mean()), Xt.T @ residual / len(yt), float(residual.mean())
+
+    return logistic if loss == "logistic" else squared
+
+
+# ---------------------------------------------------------------------------------------------- optimizers
+
+
+def optimizer_cases(sizes):
+    cases = []
+    n = sizes["n_params"]
+    for name in OPTIMIZERS:
+        for clip in (False, True) if name in CLIPPED else (False,):
+            for dtype in DTYPES:
+                group = f"{name}{' clip_norm' if clip else ''} step {dtype} {n:,}"
+                # p and the state are read and written, g is read (a clip_norm pass reads g once more).
+                arrays = 2 * (1 + STATE_ARRAYS[name]) + 1 + clip
+                for implementation in ("numpy-user", *BACKENDS, "torch", "torch-fused"):
+                    prepare = _optimizer_call(name, dtype, clip, n, implementation)
+                    cases.append(Case("optimizer", group, implementation, arrays * n * np.dtype(dtype).itemsize, prepare))
+    return cases
+
+
+def _optimizer_call(name, dtype, clip, n, implementation):
+    def prepare():
+        rng = np.random.default_rng(0)
+        p = rng.standard_normal(n).astype(dtype)
+        g = (rng.standard_normal(n) * 1e-3).astype(dtype)
+        if implementation == "numpy-user":
+            step = _numpy_user_step(name, p, g, clip)
+        elif implementation.startswith("torch"):
+            step = _torch_step(name, p, g, clip, fused=implementation == "torch-fused")
+        else:
+            step = _fastgd_step(name, p, g, clip, implementation)
+        step()
+        return step
+
+    return prepare
+
+
+def _fastgd_step(name, p, g, clip, backend):
+    from fastgd import optim
+
+    class_name, kwargs = OPTIMIZERS[name]
+    opt = getattr(optim, class_name)(**kwargs, clip_norm=CLIP_NORM if clip else None, backend=_backend(backend).name)
+    return lambda: opt.step(p, g)
+
+
+def _numpy_user_step(name, p, g, clip):
+    """The update as a NumPy user writes it: readable, one temporary per operation."""
+    state = {"m": np.zeros_like(p), "v": np.zeros_like(p), "t": 0}
+
+    def step():
+        grad = g
+        if clip:
+            grad = g * min(1.0, CLIP_NORM / (np.linalg.norm(g) + 1e-6))
+        state["t"] += 1
+        t, m, v = state["t"], state["m"], state["v"]
+        if name == "SGD-momentum":
+            m[:] = 0.9 * m + grad
+            p[:] = p - 1e-3 * m
+        elif name == "Adagrad":
+            v[:] = v + grad * grad
+            p[:] = p - 1e-2 * grad / (np.sqrt(v) + 1e-10)
+        elif name == "RMSprop":
+            v[:] = 0.99 * v + 0.01 * grad * grad
+            p[:] = p - 1e-2 * grad / (np.sqrt(v) + 1e-8)
+        else:
+            if name == "AdamW":
+                p[:] = p * (1 - 1e-3 * 1e-2)
+            m[:] = 0.9 * m + 0.1 * grad
+            v[:] = 0.999 * v + 0.001 * grad * grad
+            m_hat, v_hat = m / (1 - 0.9**t), v / (1 - 0.999**t)
+            p[:] = p - 1e-3 * m_hat / (np.sqrt(v_hat) + 1e-8)
+
+    return step
+
+
+def _torch_step(name, p, g, clip, fused):
+    torch = _import_peer("torch")
+    if fused and name not in TORCH_FUSED:
+        raise Unavailable(f"PyTorch has no fused {name}")
+    class_name, kwargs = OPTIMIZERS[name]
+    tensor = torch.from_numpy(p).requires_grad_(True)
+    tensor.grad = torch.from_numpy(g)
+    opt = getattr(torch.optim, class_name)([tensor], **kwargs, **({"fused": True} if fused else {}))
+
+    def step():
+        if clip:
+            torch.nn.utils.clip_grad_norm_([tensor], CLIP_NORM)
+        opt.step()
+
+    return step
+
+
+# ---------------------------------------------------------------------------------------------- fits
+
+
+def fit_problem(dtype, sizes):
+    """``(X, y, alpha, best)``: the logistic problem, ``alpha = 1/(1e6 n)``, and its optimal objective ``L*``."""
+    from fastgd import datasets
+
+    def make():
+        X, y, _ = datasets.make_classification(sizes["n_samples"], sizes["n_features"], dtype=dtype, random_state=0)
+        alpha = 1.0 / (1e6 * len(y))
+        return X, y, alpha, _optimum(X, y, alpha)
+
+    return _shared(("fit", dtype, sizes["n_samples"], sizes["n_features"]), make)
+
+
+def _optimum(X, y, alpha):
+    """``L*`` from a tight float64 L-BFGS solve."""
+    import fastgd
+
+    X64, y64 = X.astype(np.float64, copy=False), y.astype(np.float64, copy=False)
+    tight = fastgd.LogisticRegression(alpha=alpha, tol=1e-9, max_iter=10_000).fit(X64, y64)
+    return objective(X64, y64, alpha, tight.coef_, float(tight.intercept_[0]))
+
+
+def objective(X, y, alpha, w, b):
+    """``mean log-loss + alpha/2 ||w||^2`` at ``(w, b)``, computed in float64 by the NumPy reference."""
+    from fastgd import training
+    from fastgd.backends import get_backend
+
+    theta = np.concatenate([np.asarray(w, np.float64).ravel(), [b]])
+    spec = training.Problem(X.astype(np.float64, copy=False), y.astype(np.float64, copy=False), None, "log_loss", alpha, True)
+    return training.objective(get_backend("numpy"), spec, theta, np.empty_like(theta), 1)
+
+
+def fit_cases(sizes):
+    n, d = sizes["n_samples"], sizes["n_features"]
+    cases = []
+    for dtype in DTYPES:
+        group = f"LogisticRegression fit (L-BFGS) {dtype} {n:,}x{d}"
+        for implementation in (*BACKENDS, "sklearn"):
+            prepare, describe = _fit_call(dtype, sizes, implementation, epoch=False)
+            cases.append(Case("fit", group, implementation, None, prepare, describe))
+        group = f"one mini-batch Adam epoch (batch {BATCH_SIZE}) {dtype} {n:,}x{d}"
+        x_bytes = n * (d + 1) * np.dtype(dtype).itemsize  # one epoch reads every row of X and y once
+        for implementation in (*BACKENDS, "torch", "sklearn SGDClassifier"):
+            prepare, describe = _fit_call(dtype, sizes, implementation, epoch=True)
+            cases.append(Case("fit", group, implementation, x_bytes, prepare, describe))
+    return cases
+
+
+def _fit_call(dtype, sizes, implementation, epoch):
+    """(prepare, describe) for one fit; ``describe`` reports the objective gap ``(L - L*) / |L*|``."""
+
+    def prepare():
+        X, y, alpha, _ = fit_problem(dtype, sizes)
+        fit = make_fit(implementation, alpha, epoch)
+        fit(X, y)
+        return lambda: fit(X, y)
+
+    def describe(model):
+        X, y, alpha, best = fit_problem(dtype, sizes)
+        w, b = coefficients(model)
+        facts = {"gap": (objective(X, y, alpha, w, b) - best) / abs(best)}
+        if hasattr(model, "n_iter_"):
+            facts["n_iter"] = int(np.max(model.n_iter_))
+        return facts
+
+    return prepare, describe
+
+
+def make_fit(implementation, alpha, epoch):
+    """``fit(X, y) -> fitted model`` for a fastgd backend or a peer."""
+    if implementation == "torch":
+        return _torch_epoch(alpha)
+    if implementation.startswith("sklearn"):
+        return _sklearn_fit(alpha, epoch)
+    import fastgd
+
+    backend = _backend(implementation).name
+    options = dict(optimizer="adam", lr=1e-3, batch_size=BATCH_SIZE, max_iter=1, tol=0.0, random_state=0) if epoch else {}
+
+    def fit(X, y):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
+            return fastgd.LogisticRegression(alpha=alpha, backend=backend, **options).fit(X, y)
+
+    return fit
+
+
+def _sklearn_fit(alpha, epoch):
+    """scikit-learn's ``LogisticRegression`` (lbfgs, its defaults) or one ``SGDClassifier`` epoch."""
+    linear_model = _import_peer("sklearn.linear_model")
+
+    def fit(X, y):
+        if epoch:
+            model = linear_model.SGDClassifier(loss="log_loss", alpha=alpha, max_iter=1, tol=None, random_state=0)
+        else:
+            model = linear_model.LogisticRegression(C=1.0 / (alpha * len(y)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return model.fit(X, y)
+
+    return fit
+
+
+def _torch_epoch(alpha):
+    """One epoch of ``nn.Linear`` + ``BCEWithLogitsLoss`` + Adam from zero, batch 1024, shuffled."""
+    torch = _import_peer("torch")
+
+    def fit(X, y):
+        Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+        model = torch.nn.Linear(X.shape[1], 1).to(Xt.dtype)
+        torch.nn.init.zeros_(model.weight)
+        torch.nn.init.zeros_(model.bias)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        loss_fn = torch.nn.BCEWithLogitsLoss()
+        order = torch.randperm(len(yt), generator=torch.Generator().manual_seed(0))
+        for start in range(0, len(yt), BATCH_SIZE):
+            rows = order[start:start + BATCH_SIZE]
+            opt.zero_grad()
+            loss = loss_fn(model(Xt[rows]).squeeze(1), yt[rows]) + 0.5 * alpha * (model.weight**2).sum()
+            loss.backward()
+            opt.step()
+        return model
+
+    return fit
+
+
+def coefficients(model):
+    """``(w, b)`` of a fitted fastgd, scikit-learn or PyTorch linear model."""
+    if hasattr(model, "coef_"):
+        return np.ravel(model.coef_), float(np.ravel(model.intercept_)[0])
+    return model.weight.detach().numpy().ravel(), float(model.bias.detach().numpy()[0])
+
+
+def finite(value):
+    return value is not None and math.isfinite(value)
