@@ -132,6 +132,10 @@ def compare(old, new, threshold=1.2):
     return "\n".join(lines), regressions
 
 
+COLORS = {"X@w": "tab:gray", "numpy-user": "tab:brown", "cython": "tab:blue", "numba": "tab:orange",
+          "torch": "tab:red", "torch-fused": "tab:purple", "sklearn": "tab:green", "sklearn SGDClassifier": "tab:olive"}
+
+
 def save_chart(records, path):
     """A PNG of the speed-up over the NumPy reference, one bar per implementation, one panel per kind."""
     import matplotlib
@@ -139,20 +143,21 @@ def save_chart(records, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    kinds = [k for k in ("loss", "optimizer", "fit") if any(r.kind == k and r.seconds for r in records)]
-    fig, axes = plt.subplots(len(kinds), 1, figsize=(11, 3.2 + 0.28 * max(1, len(records) // 3)), squeeze=False)
-    for ax, kind in zip(axes[:, 0], kinds):
-        _speedup_panel(ax, [r for r in records if r.kind == kind and r.seconds], KIND_TITLES[kind])
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    panels = [[r for r in records if r.kind == kind and r.seconds] for kind in ("loss", "optimizer", "fit")]
+    panels = [rows for rows in panels if rows]
+    bars = [len(rows) for rows in panels]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 1.5 + 0.16 * sum(bars)), squeeze=False,
+                             gridspec_kw={"height_ratios": bars}, layout="constrained")
+    for ax, rows in zip(axes[:, 0], panels):
+        _speedup_panel(ax, rows, KIND_TITLES[rows[0].kind])
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
 
 def _speedup_panel(ax, records, title):
     grouped = _groups(records)
-    implementations = sorted({r.implementation for r in records if r.family != "reference"},
-                             key=lambda name: [r.implementation for r in records].index(name))
+    implementations = list(dict.fromkeys(r.implementation for r in records if r.family != "reference"))
     width = 0.8 / max(1, len(implementations))
     for i, implementation in enumerate(implementations):
         values = []
@@ -160,14 +165,15 @@ def _speedup_panel(ax, records, title):
             reference = _best(rows, "reference")
             match = [r.seconds for r in rows if r.implementation == implementation]
             values.append(reference / match[0] if reference and match else 0.0)
-        ax.barh([g + i * width for g in range(len(grouped))], values, height=width, label=implementation)
+        ax.barh([g + i * width for g in range(len(grouped))], values, height=width, label=implementation,
+                color=COLORS.get(implementation))
     ax.set_yticks([g + 0.4 - width / 2 for g in range(len(grouped))], list(grouped), fontsize=7)
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_xscale("log")
-    ax.set_xlabel("speed-up over the NumPy reference (log scale; > 1 is faster)")
+    ax.set_xlabel("speed-up over the NumPy reference (log scale; > 1 is faster)", fontsize=8)
     ax.set_title(title, fontsize=10)
     ax.invert_yaxis()
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
 
 
 def machine_info():
