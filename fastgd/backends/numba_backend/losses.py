@@ -30,18 +30,19 @@ Implementation notes:
 import numba
 import numpy as np
 from llvmlite import ir
-from numba import njit, prange, types
+from numba import prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from fastgd.backends.numba_backend._cache import fastgd_njit
 from fastgd.backends.numba_backend._threads import n_chunks_for as _n_chunks
 from fastgd.backends.numba_backend._threads import run_parallel as _run_parallel
 
 __all__ = ["sigmoid", "log1pexp", "linear_predict", "logistic_loss_grad", "squared_loss_grad"]
 
-_MATH = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
-_SUM = dict(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
-_PARALLEL = dict(cache=True, nogil=True, parallel=True)
+_MATH = dict(nogil=True, error_model="numpy", fastmath={"contract"})
+_SUM = dict(nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
+_PARALLEL = dict(nogil=True, parallel=True)
 
 _BLOCK = 64  # rows per block in the loss kernels (at most _BLOCK_BYTES of X)
 _BLOCK_BYTES = 1 << 16
@@ -70,7 +71,7 @@ _SQUARED = 1
 # ------------------------------------------------------------------------ math
 
 
-@njit(inline="always", **_MATH)
+@fastgd_njit(inline="always", **_MATH)
 def _exp_nonpos(x):
     """``exp(x)`` for ``x <= 0`` (NaN stays NaN), branch-free, within 2 ulp.
 
@@ -92,7 +93,7 @@ def _exp_nonpos(x):
     return p * s1 * s2
 
 
-@njit(inline="always", **_MATH)
+@fastgd_njit(inline="always", **_MATH)
 def _log1p_unit(e):
     """``log1p(e)`` for ``e`` in [0, 1] (NaN stays NaN), branch-free, within 2 ulp.
 
@@ -111,7 +112,7 @@ def _log1p_unit(e):
     return k * _LN2_HI + ((f - (hfsq - s * (hfsq + r))) + k * _LN2_LO)
 
 
-@njit(inline="always", **_MATH)
+@fastgd_njit(inline="always", **_MATH)
 def _terms(kind, z, y, m, loss, dz):
     """Per-sample loss and ``dl/dz`` for the logits ``z[:m]`` and labels ``y[:m]``.
 
@@ -161,7 +162,7 @@ if numba.config.DISABLE_JIT:  # pure-Python runs (coverage): an intrinsic cannot
         pass
 
 
-@njit(inline="always", **_SUM)
+@fastgd_njit(inline="always", **_SUM)
 def _dot(X, i, w, ahead):
     """``sum_j X[i, j] w[j]`` in the dtype of ``X`` (``w`` has it too), after
     prefetching row ``ahead``."""
@@ -173,7 +174,7 @@ def _dot(X, i, w, ahead):
     return np.float64(acc)
 
 
-@njit(inline="always", **_SUM)
+@fastgd_njit(inline="always", **_SUM)
 def _add_rows(X, i0, m, c, g, block):
     """``g += sum_r c[r] X[i0 + r]`` over ``r < m``: the block's sum is formed in
     the dtype of ``X`` (``c`` and ``block`` have it), four rows per pass, then
@@ -194,7 +195,7 @@ def _add_rows(X, i0, m, c, g, block):
         g[j] += block[j]
 
 
-@njit(inline="always", **_SUM)
+@fastgd_njit(inline="always", **_SUM)
 def _rows_ahead(X):
     """Prefetch distance in rows of ``X``."""
     return max(1, _PREFETCH_BYTES // max(1, X.shape[1] * X.itemsize))
@@ -203,7 +204,7 @@ def _rows_ahead(X):
 # ----------------------------------------------------------- chunk kernels
 
 
-@njit(**_MATH)
+@fastgd_njit(**_MATH)
 def _sigmoid_range(z, out, start, stop):
     """``out[i] = (1 if z_i >= 0 else e) / (1 + e)`` with ``e = exp(-|z_i|)``."""
     for i in range(start, stop):
@@ -212,7 +213,7 @@ def _sigmoid_range(z, out, start, stop):
         out[i] = (1.0 if zi >= 0 else e) / (1.0 + e)
 
 
-@njit(**_MATH)
+@fastgd_njit(**_MATH)
 def _log1pexp_range(z, out, start, stop):
     """``out[i] = max(z_i, 0) + log1p(exp(-|z_i|))``."""
     for i in range(start, stop):
@@ -220,7 +221,7 @@ def _log1pexp_range(z, out, start, stop):
         out[i] = (zi if zi > 0 else 0.0) + _log1p_unit(_exp_nonpos(-abs(zi)))
 
 
-@njit(**_SUM)
+@fastgd_njit(**_SUM)
 def _predict_range(X, w, b, out, start, stop):
     """``out[i] = sum_j X[i, j] w[j] + b`` for ``start <= i < stop``."""
     ahead = _rows_ahead(X)
@@ -228,7 +229,7 @@ def _predict_range(X, w, b, out, start, stop):
         out[i] = _dot(X, i, w, min(i + ahead, stop - 1)) + b
 
 
-@njit(**_SUM)
+@fastgd_njit(**_SUM)
 def _loss_grad_range(kind, X, y, w, b, s, weighted, start, stop, g):
     """Sums over rows ``start:stop``: writes ``g = sum_i s_i dl/dz_i X[i]``
     (float64, overwritten) and returns ``(sum s l, sum s dl/dz, sum s)``.
@@ -274,7 +275,7 @@ def _loss_grad_range(kind, X, y, w, b, s, weighted, start, stop, g):
     return loss_sum, grad_b, weight
 
 
-@njit(**_SUM)
+@fastgd_njit(**_SUM)
 def _finish(partial, sums, grad_w):
     """Combine the chunks' partial sums in chunk order, write ``grad_w`` and
     return ``(loss, grad_b)``, the sample-weighted means."""
@@ -295,7 +296,7 @@ def _finish(partial, sums, grad_w):
 # re-optimize the kernel it links in, doubling the compile time.
 
 
-@njit(**_PARALLEL)
+@fastgd_njit(**_PARALLEL)
 def _loss_grad_parallel(kind, X, y, w, b, s, weighted, partial, sums, n_chunks):
     n = X.shape[0]
     for c in prange(n_chunks):
@@ -304,21 +305,21 @@ def _loss_grad_parallel(kind, X, y, w, b, s, weighted, partial, sums, n_chunks):
         )
 
 
-@njit(**_PARALLEL)
+@fastgd_njit(**_PARALLEL)
 def _sigmoid_parallel(z, out, n_chunks):
     n = z.shape[0]
     for c in prange(n_chunks):
         _sigmoid_range(z, out, c * n // n_chunks, (c + 1) * n // n_chunks)
 
 
-@njit(**_PARALLEL)
+@fastgd_njit(**_PARALLEL)
 def _log1pexp_parallel(z, out, n_chunks):
     n = z.shape[0]
     for c in prange(n_chunks):
         _log1pexp_range(z, out, c * n // n_chunks, (c + 1) * n // n_chunks)
 
 
-@njit(**_PARALLEL)
+@fastgd_njit(**_PARALLEL)
 def _predict_parallel(X, w, b, out, n_chunks):
     n = X.shape[0]
     for c in prange(n_chunks):

@@ -14,15 +14,16 @@ and the compiled epoch can call the same code.
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from fastgd.backends.numba_backend._cache import fastgd_njit
 from fastgd.backends.numba_backend._threads import n_chunks_for, run_parallel
 
-_UPDATE = dict(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
-_PARALLEL = dict(cache=True, nogil=True, parallel=True)
+_UPDATE = dict(nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
+_PARALLEL = dict(nogil=True, parallel=True)
 
 
-@njit(inline="always", **_UPDATE)
+@fastgd_njit(inline="always", **_UPDATE)
 def _prepared(p, g, clip_value, grad_scale, weight_decay):
     """``clamp(g, -c, c) * grad_scale + weight_decay * p`` (NaN stays NaN)."""
     g = clip_value if g > clip_value else (-clip_value if g < -clip_value else g)
@@ -32,7 +33,7 @@ def _prepared(p, g, clip_value, grad_scale, weight_decay):
 # ---- one range [lo, hi) of each optimizer, serial and vectorizable ---------------------
 
 
-@njit(**_UPDATE)
+@fastgd_njit(**_UPDATE)
 def _squared_norm_range(g, clip_value, lo, hi):
     g = g[lo:hi]
     raw = 0.0
@@ -45,7 +46,7 @@ def _squared_norm_range(g, clip_value, lo, hi):
     return raw, clipped
 
 
-@njit(inline="always", **_UPDATE)
+@fastgd_njit(inline="always", **_UPDATE)
 def _sgd_loop(p, g, buf, use_buffer, lr, momentum, dampening, weight_decay, nesterov, first_step, clip_value, grad_scale, lo, hi):
     p, g, buf = p[lo:hi], g[lo:hi], buf[lo:hi] if use_buffer else buf
     raw = 0.0
@@ -61,7 +62,7 @@ def _sgd_loop(p, g, buf, use_buffer, lr, momentum, dampening, weight_decay, nest
     return raw
 
 
-@njit(**_UPDATE)
+@fastgd_njit(**_UPDATE)
 def _sgd_range(p, g, buf, use_buffer, lr, momentum, dampening, weight_decay, nesterov, first_step, clip_value, grad_scale, lo, hi):
     """SGD on ``[lo, hi)``; the flag is made a constant of each loop so that the loop vectorizes."""
     if use_buffer:
@@ -69,7 +70,7 @@ def _sgd_range(p, g, buf, use_buffer, lr, momentum, dampening, weight_decay, nes
     return _sgd_loop(p, g, buf, False, lr, momentum, dampening, weight_decay, nesterov, first_step, clip_value, grad_scale, lo, hi)
 
 
-@njit(**_UPDATE)
+@fastgd_njit(**_UPDATE)
 def _adagrad_range(p, g, s, clr, weight_decay, eps, clip_value, grad_scale, lo, hi):
     p, g, s = p[lo:hi], g[lo:hi], s[lo:hi]
     raw = 0.0
@@ -83,7 +84,7 @@ def _adagrad_range(p, g, s, clr, weight_decay, eps, clip_value, grad_scale, lo, 
     return raw
 
 
-@njit(inline="always", **_UPDATE)
+@fastgd_njit(inline="always", **_UPDATE)
 def _rmsprop_loop(p, g, v, buf, m, use_buffer, centered, lr, alpha, eps, weight_decay, momentum, clip_value, grad_scale, lo, hi):
     p, g, v = p[lo:hi], g[lo:hi], v[lo:hi]
     buf = buf[lo:hi] if use_buffer else buf
@@ -111,7 +112,7 @@ def _rmsprop_loop(p, g, v, buf, m, use_buffer, centered, lr, alpha, eps, weight_
     return raw
 
 
-@njit(**_UPDATE)
+@fastgd_njit(**_UPDATE)
 def _rmsprop_range(p, g, v, buf, m, use_buffer, centered, lr, alpha, eps, weight_decay, momentum, clip_value, grad_scale, lo, hi):
     """RMSprop on ``[lo, hi)``; each flag combination is its own loop, so that it vectorizes."""
     if use_buffer:
@@ -123,7 +124,7 @@ def _rmsprop_range(p, g, v, buf, m, use_buffer, centered, lr, alpha, eps, weight
     return _rmsprop_loop(p, g, v, buf, m, False, False, lr, alpha, eps, weight_decay, momentum, clip_value, grad_scale, lo, hi)
 
 
-@njit(inline="always", **_UPDATE)
+@fastgd_njit(inline="always", **_UPDATE)
 def _adam_loop(p, g, m, v, vmax, amsgrad, lr, beta1, beta2, eps, weight_decay, decoupled, step_size, bc2_sqrt, clip_value, grad_scale, lo, hi):
     p, g, m, v = p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
     vmax = vmax[lo:hi] if amsgrad else vmax
@@ -150,7 +151,7 @@ def _adam_loop(p, g, m, v, vmax, amsgrad, lr, beta1, beta2, eps, weight_decay, d
     return raw
 
 
-@njit(**_UPDATE)
+@fastgd_njit(**_UPDATE)
 def _adam_range(p, g, m, v, vmax, amsgrad, lr, beta1, beta2, eps, weight_decay, decoupled, step_size, bc2_sqrt, clip_value, grad_scale, lo, hi):
     """Adam on ``[lo, hi)``; amsgrad is made a constant of each loop so that the loop vectorizes."""
     if amsgrad:
@@ -161,14 +162,14 @@ def _adam_range(p, g, m, v, vmax, amsgrad, lr, beta1, beta2, eps, weight_decay, 
 # ---- whole arrays: serial, or one chunk per thread ---------------------------------------
 
 
-@njit(**_PARALLEL)
+@fastgd_njit(**_PARALLEL)
 def _norm_parallel(g, clip_value, partial, n_chunks):
     n = g.shape[0]
     for c in prange(n_chunks):
         partial[c, 0], partial[c, 1] = _squared_norm_range(g, clip_value, c * n // n_chunks, (c + 1) * n // n_chunks)
 
 
-@njit(**_PARALLEL)
+@fastgd_njit(**_PARALLEL)
 def _sgd_parallel(p, g, buf, use_buffer, lr, momentum, dampening, weight_decay, nesterov, first_step, clip_value, grad_scale, partial, n_chunks):
     n = p.shape[0]
     for c in prange(n_chunks):
@@ -176,7 +177,7 @@ def _sgd_parallel(p, g, buf, use_buffer, lr, momentum, dampening, weight_decay, 
                                 grad_scale, c * n // n_chunks, (c + 1) * n // n_chunks)
 
 
-@njit(**_PARALLEL)
+@fastgd_njit(**_PARALLEL)
 def _adagrad_parallel(p, g, s, clr, weight_decay, eps, clip_value, grad_scale, partial, n_chunks):
     n = p.shape[0]
     for c in prange(n_chunks):
@@ -184,7 +185,7 @@ def _adagrad_parallel(p, g, s, clr, weight_decay, eps, clip_value, grad_scale, p
                                     c * n // n_chunks, (c + 1) * n // n_chunks)
 
 
-@njit(**_PARALLEL)
+@fastgd_njit(**_PARALLEL)
 def _rmsprop_parallel(p, g, v, buf, m, use_buffer, centered, lr, alpha, eps, weight_decay, momentum, clip_value, grad_scale, partial, n_chunks):
     n = p.shape[0]
     for c in prange(n_chunks):
@@ -192,7 +193,7 @@ def _rmsprop_parallel(p, g, v, buf, m, use_buffer, centered, lr, alpha, eps, wei
                                     c * n // n_chunks, (c + 1) * n // n_chunks)
 
 
-@njit(**_PARALLEL)
+@fastgd_njit(**_PARALLEL)
 def _adam_parallel(p, g, m, v, vmax, amsgrad, lr, beta1, beta2, eps, weight_decay, decoupled, step_size, bc2_sqrt, clip_value,
                    grad_scale, partial, n_chunks):
     n = p.shape[0]

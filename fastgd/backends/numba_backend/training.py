@@ -10,8 +10,8 @@ The epoch is serial: a batch is too small for threads to pay.
 import math
 
 import numpy as np
-from numba import njit
 
+from fastgd.backends.numba_backend._cache import fastgd_njit
 from fastgd.backends.numba_backend.losses import _loss_grad_range, _prefetch
 from fastgd.backends.numba_backend.optim import (
     _adagrad_range,
@@ -21,11 +21,11 @@ from fastgd.backends.numba_backend.optim import (
     _squared_norm_range,
 )
 
-_EPOCH = dict(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
+_EPOCH = dict(nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
 _PREFETCH_ROWS = 16  # rows gathered ahead: random rows are latency-bound, not bandwidth-bound
 
 
-@njit(**_EPOCH)
+@fastgd_njit(**_EPOCH)
 def _apply_update(code, hyper, params, g, state, t, clip_value, grad_scale):
     """The update of optimizer ``code`` at step ``t`` on the whole (d + 1) vector (no weight decay)."""
     n = params.shape[0]
@@ -49,7 +49,7 @@ def _apply_update(code, hyper, params, g, state, t, clip_value, grad_scale):
                     False, step_size, bc2_sqrt, clip_value, grad_scale, 0, n)
 
 
-@njit(**_EPOCH)
+@fastgd_njit(**_EPOCH)
 def _epoch(kind, X, y, s, weighted, order, params, state, grad_mean, code, hyper, step, batch_size, alpha,
            fit_intercept, clip_value, clip_norm):
     n, d = X.shape
