@@ -158,7 +158,10 @@ def info(args):
     if "numba" in fastgd.available_backends():
         import numba
 
+        from fastgd.backends.numba_backend import cache_dir
+
         print(f"numba: threading layer {numba.config.THREADING_LAYER}, {numba.config.NUMBA_NUM_THREADS} threads")
+        print(f"numba: kernel cache in {cache_dir() or 'nowhere (no writable location; set FASTGD_CACHE_DIR)'}")
     return 0
 
 

@@ -1,7 +1,8 @@
 """Numba backend: just-in-time compiled kernels, by concept as in ``fastgd_core``.
 
 Kernels compile lazily on first use for the dtypes seen and are cached on disk
-(``cache=True``); importing this package compiles nothing.
+in a per-user directory (:mod:`._cache`, :func:`cache_dir`), never inside the
+installed package; importing this package compiles nothing.
 """
 
 from fastgd.backends._spec import KERNELS

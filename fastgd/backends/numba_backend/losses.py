@@ -1,9 +1,9 @@
 """Numba kernels: just-in-time compiled versions of :mod:`fastgd.backends.reference`.
 
 Each public function is a thin wrapper (thread count, serial or parallel
-dispatch) around private ``@njit(cache=True, nogil=True)`` kernels, compiled
-lazily on first use for the dtypes seen and cached on disk.  The formulas are
-those of :mod:`fastgd.backends._spec`.
+dispatch) around private ``fastgd_njit(nogil=True)`` kernels (``@njit`` with
+fastgd's per-user disk cache, see ``_cache.py``), compiled lazily on first use
+for the dtypes seen.  The formulas are those of :mod:`fastgd.backends._spec`.
 
 Implementation notes:
 
