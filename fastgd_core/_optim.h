@@ -16,8 +16,10 @@
 
 
 /* "omp simd reduction" lets the compiler vectorize the sum of squares without
- * -ffast-math (active with -fopenmp or -fopenmp-simd, ignored otherwise). */
-#if defined(_OPENMP) || defined(FGD_OPENMP_SIMD)
+ * -ffast-math (active with -fopenmp or -fopenmp-simd, ignored otherwise).
+ * Not with MSVC: its /openmp (OpenMP 2.0) has no simd construct, and its
+ * traditional preprocessor no _Pragma (clang-cl has both). */
+#if (defined(_OPENMP) || defined(FGD_OPENMP_SIMD)) && (!defined(_MSC_VER) || defined(__clang__))
 #  define FGD_SIMD_REDUCTION(...) _Pragma(FGD_STR_PRAGMA(omp simd reduction(+:__VA_ARGS__)))
 #  define FGD_STR_PRAGMA(...) #__VA_ARGS__
 #else
