@@ -59,7 +59,7 @@ def write(records, out, scale, readme=None):
         f.write(report.markdown_report(records, machine, title, command, chart and os.path.basename(chart)))
     if readme:
         chart_link = chart and os.path.relpath(chart, os.path.dirname(os.path.abspath(readme))).replace(os.sep, "/")
-        report.update_readme(readme, report.markdown_report(records, machine, title, command, chart_link))
+        report.update_readme(readme, report.markdown_report(records, machine, title, command, chart_link, level=3))
 
 
 def _chart(records, path):

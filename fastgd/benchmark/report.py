@@ -88,9 +88,12 @@ def memory_table(records):
     return "\n".join(lines)
 
 
-def markdown_report(records, machine=None, title="fastgd benchmark", reproduce=None, chart=None):
-    """The whole report: machine, one table per kind, what was skipped, how to reproduce."""
-    out = [f"## {title}", ""]
+def markdown_report(records, machine=None, title="fastgd benchmark", reproduce=None, chart=None, level=2):
+    """The whole report: machine, one table per kind, what was skipped, how to reproduce.
+
+    ``level`` is the markdown level of the title; the tables' headings are one below.
+    """
+    out = [f"{'#' * level} {title}", ""]
     if machine:
         out += ["Measured on: " + "; ".join(f"{key} {value}" for key, value in machine.items() if value), ""]
     if chart:
@@ -101,7 +104,7 @@ def markdown_report(records, machine=None, title="fastgd benchmark", reproduce=N
     for kind, title_text in KIND_TITLES.items():
         if any(r.seconds is not None or (kind == "memory" and not r.skipped) for r in by_kind.get(kind, [])):
             table = memory_table(by_kind[kind]) if kind == "memory" else timing_table(by_kind[kind])
-            out += [f"### {title_text}", "", table, ""]
+            out += [f"{'#' * (level + 1)} {title_text}", "", table, ""]
     skipped = sorted({r.skipped for r in records if r.skipped})
     if skipped:
         out += ["Not measured here: " + "; ".join(skipped) + ".", ""]
