@@ -4,6 +4,8 @@
     python benchmarks/report.py run.json [--out report.md] [--chart chart.png]
     python benchmarks/report.py new.json --compare old.json [--threshold 1.2] [--fail-on-regression]
 
+Either file may also be the ``bench.json`` that ``python -m fastgd bench`` writes,
+so the suite and the shipped benchmark can be compared case by case.
 The tables are those of ``python -m fastgd bench`` (:mod:`fastgd.benchmark.report`):
 time (the median round), throughput, speed-ups over the NumPy reference and
 over each peer.  ``--compare`` lists ``new / old`` for every case both runs
@@ -21,9 +23,11 @@ CASE_KEYS = ("kind", "group", "implementation", "family", "bytes_moved")
 
 
 def load_records(path):
-    """Records of the benchmarks in a pytest-benchmark JSON file that carry a fastgd case."""
+    """Records of a saved run: a pytest-benchmark JSON file, or the ``bench.json`` of ``python -m fastgd bench``."""
     with open(path) as f:
         data = json.load(f)
+    if "records" in data:
+        return report.records_from_dicts(data["records"]), {"fastgd": data.get("machine", {})}
     records = []
     for bench in data.get("benchmarks", []):
         info = dict(bench.get("extra_info", {}))
@@ -42,7 +46,7 @@ def _machine(machine_info):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", help="a pytest-benchmark JSON file (--benchmark-json)")
+    parser.add_argument("run", help="a pytest-benchmark JSON file (--benchmark-json) or a bench.json")
     parser.add_argument("--out", help="write the markdown here instead of printing it")
     parser.add_argument("--chart", help="also save the speed-up chart as this PNG (needs matplotlib)")
     parser.add_argument("--compare", metavar="OLD", help="an earlier run to compare with")
