@@ -6,10 +6,10 @@ cdef extern from "_optim.h" nogil:
     void fgd_squared_norm_d(const double *g, Py_ssize_t n, double clip_value, double *raw, double *clipped)
     void fgd_squared_norm_f(const float *g, Py_ssize_t n, double clip_value, double *raw, double *clipped)
     double fgd_sgd_d(double *p, const double *g, double *buf, Py_ssize_t n, double lr, double momentum,
-                     double dampening, double weight_decay, int nesterov, int first_step,
+                     double dampening, double weight_decay, double nesterov, int first_step,
                      double clip_value, double grad_scale)
     double fgd_sgd_f(float *p, const float *g, float *buf, Py_ssize_t n, double lr, double momentum,
-                     double dampening, double weight_decay, int nesterov, int first_step,
+                     double dampening, double weight_decay, double nesterov, int first_step,
                      double clip_value, double grad_scale)
     double fgd_adagrad_d(double *p, const double *g, double *s, Py_ssize_t n, double clr,
                          double weight_decay, double eps, double clip_value, double grad_scale)

@@ -32,20 +32,25 @@ FGD_DISPATCHED void FGD_NAME(fgd_squared_norm)(const FGD_T *FGD_RESTRICT g, ptrd
 
 FGD_DISPATCHED double FGD_NAME(fgd_sgd)(FGD_T *FGD_RESTRICT p, const FGD_T *FGD_RESTRICT g, FGD_T *FGD_RESTRICT buf,
                                         ptrdiff_t n, FGD_T lr, FGD_T momentum, FGD_T dampening, FGD_T weight_decay,
-                                        int nesterov, int first_step, FGD_T clip_value, FGD_T grad_scale)
+                                        FGD_T nesterov, int first_step, FGD_T clip_value, FGD_T grad_scale)
 {
     const FGD_T undamped = (FGD_T)1 - dampening;
+    /* The direction d + momentum b (Nesterov, nesterov = 1) or b (nesterov = 0) is
+     * nesterov d + heavy b.  nesterov arrives as a number, not a flag: a branch on it
+     * lets GCC duplicate the loop per case, and the copy loses its "omp simd"
+     * permission to vectorize the float64 reduction (measured 3x slower). */
+    const FGD_T heavy = nesterov * momentum + ((FGD_T)1 - nesterov);
     if (buf == NULL) {
         FGD_LANE_LOOP(p[i] = p[i] - lr * FGD_PREPARED(p[i]);)
     } else if (first_step) {
         FGD_LANE_LOOP(FGD_T d = FGD_PREPARED(p[i]);
                       buf[i] = d;
-                      p[i] = p[i] - lr * (nesterov ? d + momentum * d : d);)
+                      p[i] = p[i] - lr * (nesterov * d + heavy * d);)
     } else {
         FGD_LANE_LOOP(FGD_T d = FGD_PREPARED(p[i]);
                       FGD_T b = momentum * buf[i] + undamped * d;
                       buf[i] = b;
-                      p[i] = p[i] - lr * (nesterov ? d + momentum * b : b);)
+                      p[i] = p[i] - lr * (nesterov * d + heavy * b);)
     }
 }
 
