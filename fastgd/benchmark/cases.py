@@ -17,7 +17,6 @@ written once), so ``bytes_moved / seconds`` is its throughput; fits that make
 an unknown number of passes over X have none.
 """
 
-import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -424,6 +423,3 @@ def coefficients(model):
         return np.ravel(model.coef_), float(np.ravel(model.intercept_)[0])
     return model.weight.detach().numpy().ravel(), float(model.bias.detach().numpy()[0])
 
-
-def finite(value):
-    return value is not None and math.isfinite(value)
