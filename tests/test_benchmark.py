@@ -16,7 +16,7 @@ SOURCE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _record(group, implementation, seconds, family=None, kind="loss", bytes_moved=2_000_000_000):
-    family = family or cases.Case(kind, group, implementation, None, None).family
+    family = family or cases.family_of(implementation)
     return Record(kind, group, implementation, family, seconds, 5, bytes_moved)
 
 

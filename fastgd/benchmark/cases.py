@@ -73,13 +73,17 @@ class Case:
 
     @property
     def family(self):
-        """Whose code runs: ``reference``, ``fastgd``, ``numpy`` (plain NumPy), ``torch`` or ``sklearn``."""
-        head = self.implementation.split("-")[0].split(" ")[0]
-        if self.implementation == REFERENCE:
-            return "reference"
-        if head in ("cython", "numba"):
-            return "fastgd"
-        return {"X@w": "numpy", "numpy": "numpy", "torch": "torch", "sklearn": "sklearn"}[head]
+        return family_of(self.implementation)
+
+
+def family_of(implementation):
+    """Whose code runs: ``reference``, ``fastgd``, ``numpy`` (plain NumPy), ``torch`` or ``sklearn``."""
+    if implementation == REFERENCE:
+        return "reference"
+    head = implementation.split("-")[0].split(" ")[0]
+    if head in ("cython", "numba"):
+        return "fastgd"
+    return {"X@w": "numpy", "numpy": "numpy", "torch": "torch", "sklearn": "sklearn"}[head]
 
 
 def scale_sizes(scale):
@@ -323,10 +327,10 @@ def objective(X, y, alpha, w, b):
     return training.objective(get_backend("numpy"), spec, theta, np.empty_like(theta), 1)
 
 
-def fit_cases(sizes):
+def fit_cases(sizes, dtypes=DTYPES):
     n, d = sizes["n_samples"], sizes["n_features"]
     cases = []
-    for dtype in DTYPES:
+    for dtype in dtypes:
         group = f"LogisticRegression fit (L-BFGS) {dtype} {n:,}x{d}"
         for implementation in (*BACKENDS, "sklearn"):
             prepare, describe = _fit_call(dtype, sizes, implementation, epoch=False)

@@ -7,7 +7,7 @@ import time
 import tracemalloc
 from dataclasses import dataclass, field
 
-from fastgd.benchmark.cases import Unavailable
+from fastgd.benchmark import cases
 
 
 @dataclass
@@ -35,15 +35,15 @@ def time_case(case, min_time=0.5, max_rounds=50):
     """Prepare (and warm up) the case, then time rounds until ``min_time`` has passed: at least 3, or 1 if slow."""
     try:
         call = case.prepare()
-    except Unavailable as reason:
+    except cases.Unavailable as reason:
         return Record(case.kind, case.group, case.implementation, case.family, None, skipped=str(reason))
     times, result = [], None
     while len(times) < max_rounds:
         start = time.perf_counter()
         result = call()
         times.append(time.perf_counter() - start)
-        enough_rounds = len(times) >= 3 or sum(times) > 3 * min_time
-        if enough_rounds and sum(times) >= min_time:
+        elapsed = sum(times)
+        if elapsed >= min_time and (len(times) >= 3 or elapsed > 3 * min_time):
             break
     extra = case.describe(result) if case.describe else {}
     return Record(case.kind, case.group, case.implementation, case.family, statistics.median(times), len(times),
@@ -102,29 +102,17 @@ def _status_kib(key):
     raise OSError(f"{key} not in /proc/self/status")
 
 
-MEMORY_IMPLEMENTATIONS = (
-    ("fit", "cython"), ("fit", "numba"), ("fit", "numpy"), ("fit", "sklearn"),
-    ("epoch", "cython"), ("epoch", "numba"), ("epoch", "numpy"), ("epoch", "torch"), ("epoch", "sklearn SGDClassifier"),
-)
-
-
 def fit_memory(sizes, dtype="float32"):
-    """Records of the memory each fit allocates on the float32 problem, after a warm-up fit."""
-    from fastgd.benchmark import cases
-
+    """Records of the memory each fit case allocates on the ``dtype`` problem, after its warm-up fit."""
     records = []
-    for what, implementation in MEMORY_IMPLEMENTATIONS:
-        X, y, alpha, _ = cases.fit_problem(dtype, sizes)
-        label = "LogisticRegression fit (L-BFGS)" if what == "fit" else f"one mini-batch Adam epoch (batch {cases.BATCH_SIZE})"
-        group = f"{label} {dtype} {X.shape[0]:,}x{X.shape[1]}"
-        family = cases.Case("memory", group, implementation, None, None).family
+    for case in cases.fit_cases(sizes, dtypes=(dtype,)):
         try:
-            fit = cases.make_fit(implementation, alpha, epoch=what == "epoch")
-        except Unavailable as reason:
-            records.append(Record("memory", group, implementation, family, None, skipped=str(reason)))
+            fit = case.prepare()  # includes the warm-up fit: JIT compilation, caches, thread pools
+        except cases.Unavailable as reason:
+            records.append(Record("memory", case.group, case.implementation, case.family, None, skipped=str(reason)))
             continue
-        fit(X, y)  # warm-up: JIT compilation, caches, thread pools
-        peak, method = peak_allocation(lambda: fit(X, y))
-        extra = {"peak_bytes": peak, "x_bytes": X.nbytes, "fraction_of_x": peak / X.nbytes, "method": method}
-        records.append(Record("memory", group, implementation, family, None, extra=extra))
+        x_bytes = cases.fit_problem(dtype, sizes)[0].nbytes
+        peak, method = peak_allocation(fit)
+        extra = {"peak_bytes": peak, "x_bytes": x_bytes, "fraction_of_x": peak / x_bytes, "method": method}
+        records.append(Record("memory", case.group, case.implementation, case.family, None, extra=extra))
     return records

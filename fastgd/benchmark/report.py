@@ -66,12 +66,11 @@ def timing_table(records):
     header += [f"x vs {PEERS[p]}" for p in peers] + (["result"] if show_notes else [])
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for group, rows in _groups(timed).items():
-        reference = _best(rows, "reference")
+        bases = [_best(rows, family) for family in ("reference", *peers)]
         for record in rows:
             gb = record.gb_per_s
-            cells = [group, record.implementation, _fmt_seconds(record.seconds), f"{gb:.1f}" if gb else "-",
-                     _ratio(reference, record.seconds)]
-            cells += [_ratio(_best(rows, p), record.seconds) for p in peers]
+            cells = [group, record.implementation, _fmt_seconds(record.seconds), f"{gb:.1f}" if gb else "-"]
+            cells += [_ratio(base, record.seconds) for base in bases]
             cells += [_fmt_extra(record.extra)] if show_notes else []
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
