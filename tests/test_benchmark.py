@@ -116,6 +116,12 @@ def test_bench_command_writes_report_json_and_chart(run_python, tmp_path):
     assert "Fused loss + gradient" in readme.read_text() and "](out/bench.png)" in readme.read_text()
 
 
+def test_chart_is_skipped_when_nothing_was_timed(tmp_path):
+    memory_only = [Record("memory", "g", "cython", "fastgd", None, extra={"peak_bytes": 1})]
+    assert report.save_chart(memory_only, tmp_path / "chart.png") is None
+    assert not (tmp_path / "chart.png").exists()
+
+
 def test_bench_command_rejects_missing_readme(run_python, tmp_path):
     result = run_python("-m", "fastgd", "bench", "--readme", str(tmp_path / "missing.md"), "--out", str(tmp_path))
     assert result.returncode != 0 and "does not exist" in result.stderr

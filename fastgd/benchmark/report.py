@@ -139,14 +139,19 @@ COLORS = {"X@w": "tab:gray", "numpy-user": "tab:brown", "cython": "tab:blue", "n
 
 
 def save_chart(records, path):
-    """A PNG of the speed-up over the NumPy reference, one bar per implementation, one panel per kind."""
+    """A PNG of the speed-up over the NumPy reference, one bar per implementation, one panel per kind.
+
+    Returns ``path``, or None (no file) when no case was timed.
+    """
+    panels = [[r for r in records if r.kind == kind and r.seconds] for kind in ("loss", "optimizer", "fit")]
+    panels = [rows for rows in panels if rows]
+    if not panels:
+        return None
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [[r for r in records if r.kind == kind and r.seconds] for kind in ("loss", "optimizer", "fit")]
-    panels = [rows for rows in panels if rows]
     bars = [len(rows) for rows in panels]
     fig, axes = plt.subplots(len(panels), 1, figsize=(11, 1.5 + 0.16 * sum(bars)), squeeze=False,
                              gridspec_kw={"height_ratios": bars}, layout="constrained")
