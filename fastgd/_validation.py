@@ -6,6 +6,8 @@ are O(n) or O(d) at most; a pass over ``X`` to find non-finite values is made
 only when a kernel's result is non-finite (:func:`raise_nonfinite_result`).
 """
 
+import math
+import numbers
 import operator
 import os
 
@@ -128,3 +130,169 @@ def raise_nonfinite_result(what, inputs):
         f"{what} is not finite although every input is: the values overflowed; "
         "scale the data or the coefficients"
     )
+
+
+# ---- declared parameter constraints ------------------------------------------------------
+#
+# One way to check a parameter, wherever it lives: a list of constraints, any of
+# which may admit the value (``None`` admits None), checked by
+# :func:`check_parameter`.  Estimators declare ``_parameter_constraints`` (checked
+# at ``fit``, scikit-learn's convention); optimizers and schedules declare
+# :class:`Parameter` descriptors (checked in the constructor and on assignment).
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A parameter outside its declared constraints (both a ``ValueError`` and a ``TypeError``)."""
+
+
+def _bound(value, closed):
+    return f"{'[' if closed else '('}{value}" if closed is not None else value
+
+
+class Interval:
+    """Real or integral numbers between ``low`` and ``high`` (``None``: unbounded).
+
+    ``closed`` is ``"both"``, ``"left"``, ``"right"`` or ``"neither"``; NaN is
+    never admitted, and infinity only by a closed infinite bound.
+    """
+
+    def __init__(self, kind, low, high, *, closed):
+        self.kind, self.closed = kind, closed
+        self.low = -math.inf if low is None else low
+        self.high = math.inf if high is None else high
+
+    def admit(self, value):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, self.kind):
+            return False
+        if self.kind is numbers.Integral:
+            value = operator.index(value)
+        elif math.isnan(value):
+            return False
+        low_ok = value >= self.low if self.closed in ("both", "left") else value > self.low
+        high_ok = value <= self.high if self.closed in ("both", "right") else value < self.high
+        return low_ok and high_ok
+
+    def convert(self, value):
+        return int(value) if self.kind is numbers.Integral else float(value)
+
+    def __str__(self):
+        kind = "an int" if self.kind is numbers.Integral else "a float"
+        left = "[" if self.closed in ("both", "left") else "("
+        right = "]" if self.closed in ("both", "right") else ")"
+        return f"{kind} in the range {left}{self.low:g}, {self.high:g}{right}"
+
+
+class Options:
+    """One of the given values (strings, usually)."""
+
+    def __init__(self, *values):
+        self.values = values
+
+    def admit(self, value):
+        return isinstance(value, str) and value in self.values
+
+    def convert(self, value):
+        return value
+
+    def __str__(self):
+        return "one of " + ", ".join(repr(v) for v in self.values)
+
+
+class Boolean:
+    """``True`` or ``False`` (NumPy booleans too)."""
+
+    def admit(self, value):
+        return isinstance(value, (bool, np.bool_))
+
+    def convert(self, value):
+        return bool(value)
+
+    def __str__(self):
+        return "a bool"
+
+
+class InstanceOf:
+    """An instance of ``cls``, or a callable when ``cls`` is ``callable``."""
+
+    def __init__(self, cls, description):
+        self.cls, self.description = cls, description
+
+    def admit(self, value):
+        return callable(value) if self.cls is callable else isinstance(value, self.cls)
+
+    def convert(self, value):
+        return value
+
+    def __str__(self):
+        return self.description
+
+
+class PairOf:
+    """A pair (tuple or list of two) whose items each satisfy ``item``; stored as a tuple."""
+
+    def __init__(self, item):
+        self.item = item
+
+    def admit(self, value):
+        return isinstance(value, (tuple, list)) and len(value) == 2 and all(self.item.admit(v) for v in value)
+
+    def convert(self, value):
+        return tuple(self.item.convert(v) for v in value)
+
+    def __str__(self):
+        return f"a pair of which each is {self.item}"
+
+
+def check_parameter(owner, name, value, constraints):
+    """``value`` converted by the first of ``constraints`` that admits it, else
+    :class:`InvalidParameterError` naming the parameter, the value and what is allowed."""
+    for constraint in constraints:
+        if constraint is None:
+            if value is None:
+                return None
+        elif constraint.admit(value):
+            return constraint.convert(value)
+    allowed = " or ".join("None" if c is None else str(c) for c in constraints)
+    raise InvalidParameterError(f"The {name!r} parameter of {owner} must be {allowed}; got {value!r}.")
+
+
+class Parameter:
+    """A validated attribute: ``value`` is checked against ``constraints`` on every assignment.
+
+    The owner may define ``_parameter_changed(name)`` to hear of a change (an
+    optimizer repacks its kernel hyper-parameters there).
+    """
+
+    def __init__(self, default, *constraints):
+        self.default, self.constraints = default, constraints
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else obj.__dict__[self.name]
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.name] = check_parameter(type(obj).__name__, self.name, value, self.constraints)
+        changed = getattr(obj, "_parameter_changed", None)
+        if changed is not None:
+            changed(self.name)
+
+
+def declared_parameters(cls):
+    """``{name: Parameter}`` of ``cls`` and its bases, in declaration order (bases first)."""
+    found = {}
+    for klass in reversed(cls.__mro__):
+        for name, value in vars(klass).items():
+            if isinstance(value, Parameter):
+                found[name] = value
+    return found
+
+
+def validate_parameters(owner, values, constraints):
+    """Check every entry of ``values`` against ``constraints[name]``; return the converted dict."""
+    return {name: check_parameter(owner, name, value, constraints[name]) for name, value in values.items()}
+
+
+NON_NEGATIVE = Interval(numbers.Real, 0, None, closed="left")
+POSITIVE = Interval(numbers.Real, 0, None, closed="neither")

@@ -27,7 +27,10 @@ Adaptive rules (``rule.start()`` then ``rule.observe(loss) -> Decision``):
 
 import inspect
 import math
+import numbers
 from dataclasses import dataclass
+
+from fastgd import _validation as v
 
 __all__ = [
     "Constant",
@@ -44,19 +47,11 @@ __all__ = [
 ]
 
 
-def _positive(name, value, *, allow_zero=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
-    return float(value)
-
-
-def _fraction(name, value):
-    value = _positive(name, value)
-    if value >= 1:
-        raise ValueError(f"{name} must be in (0, 1), got {value}")
-    return value
+_RATE = v.Interval(numbers.Real, 0, None, closed="neither")  # a positive, finite number
+_NON_NEGATIVE = v.NON_NEGATIVE
+_FRACTION = v.Interval(numbers.Real, 0, 1, closed="neither")
+_COUNT = v.Interval(numbers.Integral, 0, None, closed="left")
+_POSITIVE_COUNT = v.Interval(numbers.Integral, 1, None, closed="left")
 
 
 def _epoch(t):
@@ -89,8 +84,10 @@ class Schedule:
 class Constant(Schedule):
     """``lr`` at every epoch."""
 
+    lr = v.Parameter(None, _RATE)
+
     def __init__(self, lr):
-        self.lr = _positive("lr", lr)
+        self.lr = lr
 
     def rate(self, epoch):
         return self.lr
@@ -99,11 +96,12 @@ class Constant(Schedule):
 class StepDecay(Schedule):
     """``lr * gamma ** floor(epoch / step_size)`` (PyTorch's ``StepLR``)."""
 
+    lr = v.Parameter(None, _RATE)
+    step_size = v.Parameter(None, _POSITIVE_COUNT)
+    gamma = v.Parameter(0.1, _RATE)
+
     def __init__(self, lr, step_size, gamma=0.1):
-        self.lr, self.gamma = _positive("lr", lr), _positive("gamma", gamma)
-        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
-            raise ValueError(f"step_size must be an int >= 1, got {step_size!r}")
-        self.step_size = step_size
+        self.lr, self.step_size, self.gamma = lr, step_size, gamma
 
     def rate(self, epoch):
         return self.lr * self.gamma ** (epoch // self.step_size)
@@ -112,8 +110,11 @@ class StepDecay(Schedule):
 class ExponentialDecay(Schedule):
     """``lr * gamma ** epoch`` (PyTorch's ``ExponentialLR``)."""
 
+    lr = v.Parameter(None, _RATE)
+    gamma = v.Parameter(None, _RATE)
+
     def __init__(self, lr, gamma):
-        self.lr, self.gamma = _positive("lr", lr), _positive("gamma", gamma)
+        self.lr, self.gamma = lr, gamma
 
     def rate(self, epoch):
         return self.lr * self.gamma**epoch
@@ -122,11 +123,12 @@ class ExponentialDecay(Schedule):
 class CosineDecay(Schedule):
     """``eta_min + (lr - eta_min) (1 + cos(pi min(epoch, t_max) / t_max)) / 2``."""
 
+    lr = v.Parameter(None, _RATE)
+    t_max = v.Parameter(None, _POSITIVE_COUNT)
+    eta_min = v.Parameter(0.0, _NON_NEGATIVE)
+
     def __init__(self, lr, t_max, eta_min=0.0):
-        self.lr, self.eta_min = _positive("lr", lr), _positive("eta_min", eta_min, allow_zero=True)
-        if isinstance(t_max, bool) or not isinstance(t_max, int) or t_max < 1:
-            raise ValueError(f"t_max must be an int >= 1, got {t_max!r}")
-        self.t_max = t_max
+        self.lr, self.t_max, self.eta_min = lr, t_max, eta_min
 
     def rate(self, epoch):
         progress = min(epoch, self.t_max) / self.t_max
@@ -136,8 +138,11 @@ class CosineDecay(Schedule):
 class InverseScaling(Schedule):
     """``lr / (epoch + 1) ** power_t`` (scikit-learn's ``invscaling``, counted in epochs)."""
 
+    lr = v.Parameter(None, _RATE)
+    power_t = v.Parameter(0.5, _NON_NEGATIVE)
+
     def __init__(self, lr, power_t=0.5):
-        self.lr, self.power_t = _positive("lr", lr), _positive("power_t", power_t, allow_zero=True)
+        self.lr, self.power_t = lr, power_t
 
     def rate(self, epoch):
         return self.lr / (epoch + 1) ** self.power_t
@@ -150,12 +155,12 @@ class Warmup(Schedule):
     with ``f = start_factor``; afterwards ``s(epoch - warmup_epochs)``.
     """
 
+    warmup_epochs = v.Parameter(None, _COUNT)
+    start_factor = v.Parameter(0.1, _RATE)
+
     def __init__(self, schedule, warmup_epochs, start_factor=0.1):
         self.schedule = as_schedule(schedule)
-        if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) or warmup_epochs < 0:
-            raise ValueError(f"warmup_epochs must be an int >= 0, got {warmup_epochs!r}")
-        self.warmup_epochs = warmup_epochs
-        self.start_factor = _positive("start_factor", start_factor)
+        self.warmup_epochs, self.start_factor = warmup_epochs, start_factor
 
     def rate(self, epoch):
         if epoch >= self.warmup_epochs:
@@ -217,18 +222,18 @@ class ReduceLROnPlateau(AdaptiveRule):
     ``max(lr * factor, min_lr)`` (ignored if the change is below ``eps``).
     """
 
+    lr = v.Parameter(None, _RATE)
+    factor = v.Parameter(0.1, _FRACTION)
+    patience = v.Parameter(10, _COUNT)
+    threshold = v.Parameter(1e-4, _NON_NEGATIVE)
+    threshold_mode = v.Parameter("rel", v.Options("rel", "abs"))
+    cooldown = v.Parameter(0, _COUNT)
+    min_lr = v.Parameter(0.0, _NON_NEGATIVE)
+    eps = v.Parameter(1e-8, _NON_NEGATIVE)
+
     def __init__(self, lr, factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8):
-        self.lr = _positive("lr", lr)
-        self.factor = _fraction("factor", factor)
-        for name, value in (("patience", patience), ("cooldown", cooldown)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
-        self.patience, self.cooldown, self.threshold_mode = patience, cooldown, threshold_mode
-        self.threshold = _positive("threshold", threshold, allow_zero=True)
-        self.min_lr = _positive("min_lr", min_lr, allow_zero=True)
-        self.eps = _positive("eps", eps, allow_zero=True)
+        self.lr, self.factor, self.patience, self.threshold = lr, factor, patience, threshold
+        self.threshold_mode, self.cooldown, self.min_lr, self.eps = threshold_mode, cooldown, min_lr, eps
         self.start()
 
     def start(self):
@@ -262,13 +267,14 @@ class BoldDriver(AdaptiveRule):
     the rate by ``decrease`` and undo the epoch.  The rate stays in ``[min_lr, max_lr]``.
     """
 
+    lr = v.Parameter(None, _RATE)
+    increase = v.Parameter(1.05, v.Interval(numbers.Real, 1, None, closed="left"))
+    decrease = v.Parameter(0.5, _FRACTION)
+    min_lr = v.Parameter(1e-10, _RATE)
+    max_lr = v.Parameter(1e3, _RATE)
+
     def __init__(self, lr, increase=1.05, decrease=0.5, min_lr=1e-10, max_lr=1e3):
-        self.lr = _positive("lr", lr)
-        self.increase = _positive("increase", increase)
-        if self.increase < 1:
-            raise ValueError(f"increase must be >= 1, got {increase}")
-        self.decrease = _fraction("decrease", decrease)
-        self.min_lr, self.max_lr = _positive("min_lr", min_lr), _positive("max_lr", max_lr)
+        self.lr, self.increase, self.decrease, self.min_lr, self.max_lr = lr, increase, decrease, min_lr, max_lr
         self.start()
 
     def start(self):
@@ -291,20 +297,24 @@ class ArmijoLineSearch(AdaptiveRule):
     times ``grow``), accept when ``f(w - t g) <= f(w) - c t ||g||^2``, else
     shrink ``t <- t * shrink`` and try again.  The training loop asks
     :meth:`accepts` and :meth:`backtrack`; it is meant for plain gradient
-    steps (the SGD optimizer without momentum).
+    steps (the SGD optimizer without momentum).  A search gives up (and the
+    fit stops as ``stalled``) after ``max_backtracks`` shrinks or once the
+    step falls below ``min_lr``.
     """
 
+    lr = v.Parameter(1.0, _RATE)
+    c = v.Parameter(1e-4, _FRACTION)
+    shrink = v.Parameter(0.5, _FRACTION)
+    grow = v.Parameter(2.0, _RATE)
+    min_lr = v.Parameter(1e-12, _RATE)
+    max_backtracks = v.Parameter(50, _POSITIVE_COUNT)
+
     def __init__(self, lr=1.0, c=1e-4, shrink=0.5, grow=2.0, min_lr=1e-12, max_backtracks=50):
-        self.lr, self.c = _positive("lr", lr), _fraction("c", c)
-        self.shrink, self.grow = _fraction("shrink", shrink), _positive("grow", grow)
-        self.min_lr = _positive("min_lr", min_lr)
-        if isinstance(max_backtracks, bool) or not isinstance(max_backtracks, int) or max_backtracks < 1:
-            raise ValueError(f"max_backtracks must be an int >= 1, got {max_backtracks!r}")
-        self.max_backtracks = max_backtracks
+        self.lr, self.c, self.shrink, self.grow, self.min_lr, self.max_backtracks = lr, c, shrink, grow, min_lr, max_backtracks
         self.start()
 
     def start(self):
-        self.current = self.lr
+        self.current, self.backtracks = self.lr, 0
         return self.current
 
     def accepts(self, loss_before, loss_after, grad_norm_sq, step):
@@ -312,11 +322,13 @@ class ArmijoLineSearch(AdaptiveRule):
         return loss_after <= loss_before - self.c * step * grad_norm_sq
 
     def backtrack(self):
-        """Shrink the trial step; return it (``None`` once below ``min_lr``)."""
+        """Shrink the trial step; return it (``None`` once below ``min_lr`` or after
+        ``max_backtracks`` shrinks in one search)."""
         self.current *= self.shrink
-        return self.current if self.current >= self.min_lr else None
+        self.backtracks += 1
+        return self.current if self.current >= self.min_lr and self.backtracks <= self.max_backtracks else None
 
     def observe(self, loss):
         """After an accepted step: try a larger one next time."""
-        self.current = self.current * self.grow
+        self.current, self.backtracks = self.current * self.grow, 0
         return Decision(self.current)

@@ -34,18 +34,32 @@ def test_schedules_are_picklable_and_comparable():
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda: sch.Constant(-1.0), "lr must be > 0"),
-        (lambda: sch.StepDecay(0.1, 0), "step_size must be an int >= 1"),
-        (lambda: sch.CosineDecay(0.1, 2.5), "t_max must be an int >= 1"),
-        (lambda: sch.ReduceLROnPlateau(0.1, factor=1.0), r"factor must be in \(0, 1\)"),
-        (lambda: sch.ReduceLROnPlateau(0.1, threshold_mode="relative"), "threshold_mode"),
-        (lambda: sch.BoldDriver(0.1, increase=0.9), "increase must be >= 1"),
+        (lambda: sch.Constant(-1.0), r"'lr' parameter of Constant must be a float in the range \(0, inf\); got -1.0"),
+        (lambda: sch.StepDecay(0.1, 0), r"'step_size' parameter of StepDecay must be an int in the range \[1, inf\); got 0"),
+        (lambda: sch.CosineDecay(0.1, 2.5), r"'t_max' parameter of CosineDecay must be an int .* got 2.5"),
+        (lambda: sch.ReduceLROnPlateau(0.1, factor=1.0), r"'factor' parameter .* \(0, 1\); got 1.0"),
+        (lambda: sch.ReduceLROnPlateau(0.1, threshold_mode="relative"), r"'threshold_mode' .* one of 'rel', 'abs'"),
+        (lambda: sch.BoldDriver(0.1, increase=0.9), r"'increase' parameter of BoldDriver .* \[1, inf\)"),
+        (lambda: sch.ArmijoLineSearch(max_backtracks=0), r"'max_backtracks' parameter of ArmijoLineSearch"),
         (lambda: sch.as_schedule("fast"), "a schedule must be"),
     ],
 )
 def test_invalid_schedules(make, message):
     with pytest.raises((ValueError, TypeError), match=message):
         make()
+
+
+def test_schedule_parameters_are_checked_on_assignment():
+    schedule = sch.ExponentialDecay(0.1, 0.9)
+    with pytest.raises(ValueError, match="'gamma' parameter of ExponentialDecay"):
+        schedule.gamma = -2.0
+    assert schedule.gamma == 0.9
+
+
+def test_armijo_gives_up_after_max_backtracks():
+    rule = sch.ArmijoLineSearch(lr=1.0, max_backtracks=3, min_lr=1e-30)
+    rule.start()
+    assert [rule.backtrack() for _ in range(4)] == [0.5, 0.25, 0.125, None]
 
 
 def test_schedule_refuses_a_negative_epoch():
