@@ -1,6 +1,7 @@
 """The backend contract and registry: same kernels, same signatures, clear choices."""
 
 import inspect
+import sys
 
 import pytest
 
@@ -9,14 +10,31 @@ from fastgd.backends import BACKEND_ORDER, _spec, reference
 
 
 def _parameters(function):
-    return [(p.name, p.kind) for p in inspect.signature(function).parameters.values()]
+    return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
 
 
 @pytest.mark.parametrize("kernel_name", _spec.KERNELS)
 def test_backend_implements_the_spec(backend, kernel_name):
-    """Every backend has every kernel with the _spec's parameter names and kinds."""
+    """Every backend has every kernel with the _spec's parameter names, kinds and defaults (none)."""
     kernel = getattr(backend, kernel_name)
     assert _parameters(kernel) == _parameters(getattr(_spec, kernel_name))
+
+
+def test_a_backend_missing_a_kernel_is_an_error_not_a_skip(monkeypatch):
+    """A backend module that imports but lacks a kernel breaks the contract: loading it raises."""
+    import types
+
+    from fastgd import backends
+
+    broken = types.ModuleType("fastgd_broken_backend")
+    for kernel_name in _spec.KERNELS[:-1]:
+        setattr(broken, kernel_name, getattr(reference, kernel_name))
+    monkeypatch.setitem(sys.modules, "fastgd_broken_backend", broken)
+    monkeypatch.setitem(backends._MODULES, "numba", "fastgd_broken_backend")
+    monkeypatch.setattr(backends, "_loaded", {})
+    monkeypatch.setattr(backends, "_errors", {})
+    with pytest.raises(RuntimeError, match=f"lacks \\['{_spec.KERNELS[-1]}'\\]"):
+        backends.get_backend("numba")
 
 
 def test_backend_namespace_is_exactly_the_spec(backend):

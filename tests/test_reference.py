@@ -16,19 +16,19 @@ TAIL_LOGITS = np.array([-1e4, -800.0, -40.0, -1.0, 0.0, 1.0, 40.0, 800.0, 1e4])
 
 def _sigmoid(z):
     out = np.empty_like(z)
-    reference.sigmoid(z, out)
+    reference.sigmoid(z, out, n_threads=1)
     return out
 
 
 def _log1pexp(z):
     out = np.empty_like(z)
-    reference.log1pexp(z, out)
+    reference.log1pexp(z, out, n_threads=1)
     return out
 
 
 def _loss_grad(kernel, X, y, w, b=0.0, sample_weight=None):
     grad_w = np.empty(X.shape[1], dtype=X.dtype)
-    loss, grad_b = kernel(X, y, w, b, sample_weight, grad_w)
+    loss, grad_b = kernel(X, y, w, b, sample_weight, grad_w, n_threads=1)
     return loss, grad_w, grad_b
 
 

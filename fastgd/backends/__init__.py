@@ -38,18 +38,25 @@ def _check_name(name):
 
 
 def _load(name):
-    """Import backend ``name`` once; return its namespace or None (reason kept)."""
+    """Import backend ``name`` once; return its namespace or None (the reason kept).
+
+    A backend that cannot be imported here (a missing build or package) is
+    unavailable; one that imports but lacks a kernel of the contract is a bug,
+    reported at once.
+    """
     if name in _loaded:
         return _loaded[name]
     if name in _errors:
         return None
     try:
         module = importlib.import_module(_MODULES[name])
-        kernels = {kernel: getattr(module, kernel) for kernel in KERNELS}
-    except Exception as exc:  # a broken build or a missing package: report why
+    except ImportError as exc:
         _errors[name] = f"{type(exc).__name__}: {exc}"
         return None
-    _loaded[name] = types.SimpleNamespace(name=name, **kernels)
+    missing = [kernel for kernel in KERNELS if not hasattr(module, kernel)]
+    if missing:
+        raise RuntimeError(f"backend {name!r} breaks the kernel contract of fastgd.backends._spec: it lacks {missing}")
+    _loaded[name] = types.SimpleNamespace(name=name, **{kernel: getattr(module, kernel) for kernel in KERNELS})
     return _loaded[name]
 
 

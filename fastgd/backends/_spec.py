@@ -26,10 +26,7 @@ KERNELS = (
     "logistic_loss_grad",
     "squared_loss_grad",
     "squared_norm",
-    "sgd_step",
-    "adagrad_step",
-    "rmsprop_step",
-    "adam_step",
+    "optimizer_update",
     "minibatch_epoch",
 )
 
@@ -87,19 +84,20 @@ def squared_loss_grad(X, y, w, b, sample_weight, grad_w, *, n_threads):
 
 # ---- optimizers -------------------------------------------------------------------------
 #
-# One fused update per optimizer, applied to one parameter array at a time:
-# reads p, g and the state once, writes p and the state once.  Every update
-# first prepares the gradient, elementwise and in this order:
+# One update entry point serves ``Optimizer.step`` and the compiled epochs.  An
+# optimizer is declared once, in :mod:`fastgd.optim`: its ``code``, its kernel
+# hyper-parameters (packed into ``hyper``, float64, in declaration order,
+# booleans as 0/1), its buffers (the rows of ``state``, in declaration order)
+# and its scalar state (``scalars``, e.g. NAdam's running momentum product).  Every update first prepares the gradient,
+# elementwise and in this order:
 #
 #     g = clamp(g, -clip_value, clip_value)      (clip_value = inf: no clamp; NaN stays NaN)
 #     g = grad_scale * g                          (the global-norm clip factor, 1.0 for none)
 #     g = g + weight_decay * p                    (L2 penalty; not for decoupled decay)
 #
 # and returns the squared L2 norm of the raw (unclipped) gradient as a float,
-# accumulated in float64, so the norm costs no extra pass.  State buffers have
-# p's shape and dtype; an optional buffer is ``None`` when the setting that
-# needs it is off.  The update rules are PyTorch's (torch.optim).
-
+# accumulated in float64, so the norm costs no extra pass.  The update rules
+# are PyTorch's (torch.optim).
 
 def squared_norm(g, *, clip_value, n_threads):
     """Squared L2 norms of a gradient before and after value clipping.
@@ -109,87 +107,54 @@ def squared_norm(g, *, clip_value, n_threads):
     """
 
 
-def sgd_step(p, g, momentum_buffer, *, lr, momentum, dampening, weight_decay, nesterov, first_step, clip_value, grad_scale, n_threads):
-    """SGD with momentum and Nesterov, PyTorch's rule, on the prepared gradient g.
+def optimizer_update(p, g, state, scalars, *, code, hyper, step, clip_value, grad_scale, n_threads):
+    """One step t = ``step`` (from 1) of optimizer ``code`` on one parameter array, in place.
 
-    With momentum ``mu > 0``: ``b = g`` on the first step, else
-    ``b = mu b + (1 - dampening) g``; then ``d = g + mu b`` (Nesterov) or
-    ``d = b``.  Without momentum ``d = g`` and ``momentum_buffer`` is None.
-    ``p = p - lr d``.  Returns the raw gradient's squared norm.
-    """
+    ``p`` and ``g`` are (n,); ``state`` is (k, n) in p's dtype, one row per
+    declared buffer (a row whose setting is off is neither read nor written);
+    ``scalars`` (float64, possibly empty) holds the declared scalar state
+    before the step on entry and after it on return, so every parameter
+    array of one step starts from the same values; ``hyper`` holds the
+    declared kernel hyper-parameters.  The rule of each code is the formula
+    in the docstring of its class in :mod:`fastgd.optim`, applied to the
+    prepared gradient.
 
-
-def adagrad_step(p, g, state_sum, *, lr, lr_decay, weight_decay, eps, step, clip_value, grad_scale, n_threads):
-    """Adagrad, PyTorch's rule, on the prepared gradient g at step t = ``step`` (from 1).
-
-    ``clr = lr / (1 + (t - 1) lr_decay)``, ``s = s + g^2``,
-    ``p = p - clr g / (sqrt(s) + eps)``.  Returns the raw gradient's squared norm.
-    """
-
-
-def rmsprop_step(p, g, square_avg, momentum_buffer, grad_avg, *, lr, alpha, eps, weight_decay, momentum, centered, clip_value, grad_scale, n_threads):
-    """RMSprop, PyTorch's rule, on the prepared gradient g.
-
-    ``v = alpha v + (1 - alpha) g^2``; centered: ``m = m + (1 - alpha)(g - m)``
-    and ``a = sqrt(max(v - m^2, 0)) + eps`` (clamped at 0 where PyTorch would
-    give NaN), else ``a = sqrt(v) + eps``.  With momentum ``mu > 0``:
-    ``b = mu b + g / a`` and ``p = p - lr b``; else ``p = p - lr g / a``.
-    ``momentum_buffer`` is None without momentum, ``grad_avg`` None unless
-    centered.  Returns the raw gradient's squared norm.
-    """
-
-
-def adam_step(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, amsgrad, step, clip_value, grad_scale, n_threads):
-    """Adam / AdamW, PyTorch's rule, on the prepared gradient g at step t = ``step`` (from 1).
-
-    AdamW (``decoupled_weight_decay``): ``p = p (1 - lr weight_decay)`` first
-    and no L2 term in g.  Then ``m = m + (1 - beta1)(g - m)``,
-    ``v = beta2 v + (1 - beta2) g^2``; with amsgrad ``vmax = max(vmax, v)`` and
-    ``v`` replaced by ``vmax`` below (``max_exp_avg_sq`` is None otherwise);
-    ``denom = sqrt(v) / sqrt(1 - beta2^t) + eps``,
-    ``p = p - (lr / (1 - beta1^t)) m / denom``.  Returns the raw gradient's
-    squared norm.
+    Returns the raw gradient's squared norm.
     """
 
 
 # ---- training ---------------------------------------------------------------------------
 #
-# Codes shared by every backend: losses and optimizers inside a compiled epoch.
+# Losses inside a compiled epoch.
 LOSS_CODES = {"log_loss": 0, "squared_error": 1}
-OPTIMIZER_CODES = {"sgd": 0, "adagrad": 1, "rmsprop": 2, "adam": 3}
-# The layout of ``hyper`` (float64) per optimizer code; unused slots are 0.
-HYPER_LAYOUT = {
-    0: ("lr", "momentum", "dampening", "nesterov"),
-    1: ("lr", "lr_decay", "eps"),
-    2: ("lr", "alpha", "eps", "momentum", "centered"),
-    3: ("lr", "beta1", "beta2", "eps", "amsgrad"),
-}
 
 
-def minibatch_epoch(X, y, sample_weight, order, params, state, grad_mean, *, loss, optimizer, hyper, step, batch_size, alpha, fit_intercept, clip_value, clip_norm, n_threads):
+def minibatch_epoch(X, y, sample_weight, order, params, state, scalars, grad_mean, *, loss, optimizer, hyper, intercept_hyper, step, batch_size, alpha, decoupled, fit_intercept, clip_value, clip_norm, n_threads):
     """One epoch of mini-batch training, every step inside the kernel.
 
     ``params`` is ``[w_1 .. w_d, b]`` (d + 1,) in X's dtype, updated in place;
-    ``state`` is (3, d + 1) in X's dtype: the optimizer's buffers in the order
-    of its ``*_step`` kernel (SGD: momentum_buffer; Adagrad: sum; RMSprop:
-    square_avg, momentum_buffer, grad_avg; Adam: exp_avg, exp_avg_sq,
-    max_exp_avg_sq), rows it does not use are left alone.  ``order`` (n,)
-    int64 is the permutation of the rows; batch k holds the rows
-    ``order[k B : (k + 1) B]`` with ``B = batch_size`` (the last one shorter),
-    gathered into a small buffer.  For each batch, with its weights ``s``:
+    ``state`` (k, d + 1) and ``scalars`` are optimizer ``optimizer``'s, as in
+    :func:`optimizer_update`, updated in place.  ``order`` (n,) int64 is the
+    permutation of the rows; batch k holds the rows ``order[k B : (k + 1) B]``
+    with ``B = batch_size`` (the last one shorter), gathered into a small
+    buffer.  For each batch, with its weights ``s``:
 
     * ``(l, g_w, g_b) = loss_grad(X_batch, y_batch, w, b, s)`` (code ``loss``,
       see LOSS_CODES), the batch's own weighted mean;
-    * the objective adds ``alpha/2 ||w||^2``: ``l += alpha/2 ||w||^2``,
-      ``g_w += alpha w``; ``g_b = 0`` unless ``fit_intercept``;
-    * clip by value, then by the norm of the whole (d + 1) vector
-      (``min(1, clip_norm / (||g|| + 1e-6))``, ``clip_norm = inf`` for none),
-      then the update of optimizer ``optimizer`` (OPTIMIZER_CODES, hyper-parameters
-      in ``hyper`` laid out as HYPER_LAYOUT, no weight decay) at step
-      ``step + k + 1``, exactly as its ``*_step`` kernel.
+    * the objective adds ``alpha/2 ||w||^2``: ``l += alpha/2 ||w||^2``; the
+      recorded gradient is ``(g_w + alpha w, g_b)``, with ``g_b = 0`` unless
+      ``fit_intercept``;
+    * the stepped gradient is the recorded one, or with ``decoupled`` (the
+      penalty is the optimizer's decoupled weight decay, AdamW) ``(g_w, g_b)``;
+    * clip it by value, then by the norm of the whole (d + 1) vector
+      (``min(1, clip_norm / (||g|| + 1e-6))``, ``clip_norm = inf`` for none);
+    * step ``t = step + k + 1`` of ``optimizer_update`` on the weights
+      ``[0, d)`` with ``hyper`` and on the intercept ``[d]`` with
+      ``intercept_hyper`` (the same but for a zero weight decay: the intercept
+      is never penalized), both from the scalar state before the step.
 
     A batch whose weights sum to 0 is skipped.  Writes into ``grad_mean``
-    (d + 1,) float64 the mean of the batch gradients (before clipping) and
+    (d + 1,) float64 the mean of the recorded batch gradients and
     returns ``(loss, n_steps)``: the batches' objectives averaged with their
     weight sums, and the number of optimizer steps taken.
     """

@@ -2,8 +2,8 @@
 
 Every function implements the formula stated in :mod:`fastgd.backends._spec`
 with vectorized NumPy, in the same numerical formulation as the compiled
-backends.  ``n_threads`` is accepted for interface parity; NumPy's BLAS picks
-its own threads.
+backends.  ``n_threads`` is accepted for interface parity (the signatures are
+the contract's, exactly); NumPy's BLAS picks its own threads.
 """
 
 import math
@@ -20,18 +20,18 @@ def _exp_neg_abs(z):
     return np.exp(-np.abs(z))
 
 
-def sigmoid(z, out, *, n_threads=1):
+def sigmoid(z, out, *, n_threads):
     """``1/(1+e)`` for z >= 0, ``e/(1+e)`` for z < 0, with ``e = exp(-|z|)``."""
     e = _exp_neg_abs(z)
     np.divide(np.where(z >= 0, 1, e), 1 + e, out=out)
 
 
-def log1pexp(z, out, *, n_threads=1):
+def log1pexp(z, out, *, n_threads):
     """``log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|))``."""
     np.add(np.maximum(z, 0), np.log1p(_exp_neg_abs(z)), out=out)
 
 
-def linear_predict(X, w, b, out, *, n_threads=1):
+def linear_predict(X, w, b, out, *, n_threads):
     """``out = X w + b``."""
     np.matmul(X, w, out=out)
     out += out.dtype.type(b)
@@ -68,7 +68,7 @@ def logistic_terms(z, y):
     return loss_i, dz
 
 
-def logistic_loss_grad(X, y, w, b, sample_weight, grad_w, *, n_threads=1):
+def logistic_loss_grad(X, y, w, b, sample_weight, grad_w, *, n_threads):
     """Sample-weighted mean binary cross-entropy of ``X w + b`` and its gradient."""
     z = X @ w + X.dtype.type(b)
     loss_i, dz = logistic_terms(z, y)
@@ -76,7 +76,7 @@ def logistic_loss_grad(X, y, w, b, sample_weight, grad_w, *, n_threads=1):
     return _finish(X, residual, grad_w, loss)
 
 
-def squared_loss_grad(X, y, w, b, sample_weight, grad_w, *, n_threads=1):
+def squared_loss_grad(X, y, w, b, sample_weight, grad_w, *, n_threads):
     """Sample-weighted mean of ``(X w + b - y)^2 / 2`` and its gradient."""
     dz = X @ w + X.dtype.type(b) - y
     loss, residual = _weighted_mean_and_residual(0.5 * dz * dz, dz, sample_weight)
@@ -96,80 +96,96 @@ def _clamp(g, clip_value):
     return np.clip(g, -clip_value, clip_value) if np.isfinite(clip_value) else g
 
 
-def _prepared_gradient(p, g, clip_value, grad_scale, weight_decay):
-    """Clip by value, scale by the norm clip, add L2 decay; and the raw squared norm."""
-    raw_squared_norm = _sum_of_squares(g)
-    g = _clamp(g, clip_value)
-    if grad_scale != 1.0:
-        g = g * grad_scale
-    if weight_decay != 0.0:
-        g = g + weight_decay * p
-    return g, raw_squared_norm
-
-
-def squared_norm(g, *, clip_value, n_threads=1):
+def squared_norm(g, *, clip_value, n_threads):
     """``(sum g^2, sum clamp(g, -c, c)^2)`` in float64."""
     return _sum_of_squares(g), _sum_of_squares(_clamp(g, clip_value))
 
 
-def sgd_step(p, g, momentum_buffer, *, lr, momentum, dampening, weight_decay, nesterov, first_step, clip_value, grad_scale, n_threads=1):
-    """``b = g`` (first) or ``mu b + (1 - dampening) g``; ``d = g + mu b`` (Nesterov) or ``b``; ``p -= lr d``."""
-    g, raw_squared_norm = _prepared_gradient(p, g, clip_value, grad_scale, weight_decay)
-    direction = g
+# One function per optimizer code: ``rule(p, g, state, scalars, hyper, t)`` updates
+# ``p``, the state rows and the scalars from the clipped and scaled gradient ``g``
+# (the rule adds its own weight decay).
+
+
+def _with_l2(p, g, weight_decay):
+    """The L2-decayed gradient ``g + weight_decay * p``."""
+    return g + weight_decay * p if weight_decay != 0.0 else g
+
+
+def _sgd(p, g, state, scalars, hyper, t):
+    """``b = d`` (first) or ``mu b + (1 - dampening) d``; ``p -= lr (d + mu b)`` (Nesterov) or ``lr b``."""
+    lr, momentum, dampening, weight_decay, nesterov = hyper
+    d = _with_l2(p, g, weight_decay)
+    direction = d
     if momentum != 0.0:
-        if first_step:
-            momentum_buffer[...] = g
+        buffer = state[0]
+        if scalars[0] == 0.0:
+            buffer[...] = d
+            scalars[0] = 1.0
         else:
-            momentum_buffer *= momentum
-            momentum_buffer += (1 - dampening) * g
-        direction = g + momentum * momentum_buffer if nesterov else momentum_buffer
+            buffer *= momentum
+            buffer += (1 - dampening) * d
+        direction = d + momentum * buffer if nesterov else buffer
     p -= lr * direction
-    return raw_squared_norm
 
 
-def adagrad_step(p, g, state_sum, *, lr, lr_decay, weight_decay, eps, step, clip_value, grad_scale, n_threads=1):
-    """``s += g^2``; ``p -= lr / (1 + (t - 1) lr_decay) g / (sqrt(s) + eps)``."""
-    g, raw_squared_norm = _prepared_gradient(p, g, clip_value, grad_scale, weight_decay)
-    clr = lr / (1 + (step - 1) * lr_decay)
-    state_sum += g * g
-    p -= clr * g / (np.sqrt(state_sum) + eps)
-    return raw_squared_norm
+def _adagrad(p, g, state, scalars, hyper, t):
+    """``s += d^2``; ``p -= lr / (1 + (t - 1) lr_decay) d / (sqrt(s) + eps)``."""
+    lr, lr_decay, weight_decay, eps = hyper
+    d = _with_l2(p, g, weight_decay)
+    state_sum = state[0]
+    state_sum += d * d
+    p -= (lr / (1 + (t - 1) * lr_decay)) * d / (np.sqrt(state_sum) + eps)
 
 
-def rmsprop_step(p, g, square_avg, momentum_buffer, grad_avg, *, lr, alpha, eps, weight_decay, momentum, centered, clip_value, grad_scale, n_threads=1):
-    """``v = alpha v + (1 - alpha) g^2``; ``a = sqrt(v [- m^2, clamped at 0]) + eps``; momentum or plain step."""
-    g, raw_squared_norm = _prepared_gradient(p, g, clip_value, grad_scale, weight_decay)
+def _rmsprop(p, g, state, scalars, hyper, t):
+    """``v = alpha v + (1 - alpha) d^2``; ``a = sqrt(v [- m^2, clamped at 0]) + eps``; momentum or plain step."""
+    lr, alpha, eps, weight_decay, momentum, centered = hyper
+    d = _with_l2(p, g, weight_decay)
+    square_avg, momentum_buffer, grad_avg = state[0], state[1], state[2]
     square_avg *= alpha
-    square_avg += (1 - alpha) * g * g
+    square_avg += (1 - alpha) * d * d
     if centered:
-        grad_avg += (1 - alpha) * (g - grad_avg)
+        grad_avg += (1 - alpha) * (d - grad_avg)
         avg = np.sqrt(np.maximum(square_avg - grad_avg * grad_avg, 0)) + eps
     else:
         avg = np.sqrt(square_avg) + eps
     if momentum > 0.0:
         momentum_buffer *= momentum
-        momentum_buffer += g / avg
+        momentum_buffer += d / avg
         p -= lr * momentum_buffer
     else:
-        p -= lr * g / avg
-    return raw_squared_norm
+        p -= lr * d / avg
 
 
-def adam_step(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, amsgrad, step, clip_value, grad_scale, n_threads=1):
-    """Adam (L2 decay in g) or AdamW (``p *= 1 - lr wd``); bias-corrected moments."""
-    l2_decay = 0.0 if decoupled_weight_decay else weight_decay
-    g, raw_squared_norm = _prepared_gradient(p, g, clip_value, grad_scale, l2_decay)
-    if decoupled_weight_decay:
+def _adam(p, g, state, scalars, hyper, t):
+    """Adam (L2 decay in d) or AdamW (``p *= 1 - lr wd``); bias-corrected moments."""
+    lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled = hyper
+    exp_avg, exp_avg_sq = state[0], state[1]
+    d = g if decoupled else _with_l2(p, g, weight_decay)
+    if decoupled:
         p *= 1 - lr * weight_decay
-    exp_avg += (1 - beta1) * (g - exp_avg)
+    exp_avg += (1 - beta1) * (d - exp_avg)
     exp_avg_sq *= beta2
-    exp_avg_sq += (1 - beta2) * g * g
+    exp_avg_sq += (1 - beta2) * d * d
     second_moment = exp_avg_sq
     if amsgrad:
-        np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-        second_moment = max_exp_avg_sq
-    denom = np.sqrt(second_moment) / math.sqrt(1 - beta2**step) + eps
-    p -= (lr / (1 - beta1**step)) * exp_avg / denom
+        np.maximum(state[2], exp_avg_sq, out=state[2])
+        second_moment = state[2]
+    denom = np.sqrt(second_moment) / math.sqrt(1 - beta2**t) + eps
+    p -= (lr / (1 - beta1**t)) * exp_avg / denom
+
+
+_RULES = {0: _sgd, 1: _adagrad, 2: _rmsprop, 3: _adam}  # by optimizer code
+
+
+def optimizer_update(p, g, state, scalars, *, code, hyper, step, clip_value, grad_scale, n_threads):
+    """One step of optimizer ``code`` on ``p``: clip and scale the gradient, apply the rule;
+    return the raw gradient's squared norm."""
+    raw_squared_norm = _sum_of_squares(g)
+    g = _clamp(g, clip_value)
+    if grad_scale != 1.0:
+        g = g * grad_scale
+    _RULES[code](p, g.astype(p.dtype, copy=False), state, scalars, [float(h) for h in hyper], float(step))
     return raw_squared_norm
 
 
@@ -178,31 +194,19 @@ def adam_step(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2, ep
 _LOSS_KERNELS = (logistic_loss_grad, squared_loss_grad)  # by LOSS_CODES
 
 
-def _optimizer_update(code, hyper, params, grad, state, step, clip_value, grad_scale):
-    """The optimizer ``code`` applied by its ``*_step`` kernel (no weight decay)."""
-    common = dict(weight_decay=0.0, clip_value=clip_value, grad_scale=grad_scale)
-    if code == 0:
-        lr, momentum, dampening, nesterov = hyper[:4]
-        sgd_step(params, grad, state[0] if momentum != 0 else None, lr=lr, momentum=momentum, dampening=dampening,
-                 nesterov=bool(nesterov), first_step=step == 1, **common)
-    elif code == 1:
-        lr, lr_decay, eps = hyper[:3]
-        adagrad_step(params, grad, state[0], lr=lr, lr_decay=lr_decay, eps=eps, step=step, **common)
-    elif code == 2:
-        lr, alpha, eps, momentum, centered = hyper[:5]
-        rmsprop_step(params, grad, state[0], state[1] if momentum > 0 else None, state[2] if centered else None,
-                     lr=lr, alpha=alpha, eps=eps, momentum=momentum, centered=bool(centered), **common)
-    else:
-        lr, beta1, beta2, eps, amsgrad = hyper[:5]
-        adam_step(params, grad, state[0], state[1], state[2] if amsgrad else None, lr=lr, beta1=beta1, beta2=beta2,
-                  eps=eps, decoupled_weight_decay=False, amsgrad=bool(amsgrad), step=step, **common)
+def _clip_scale(g, clip_value, clip_norm):
+    """The global-norm clip factor ``min(1, clip_norm / (||clamp(g)|| + 1e-6))`` (1 without clip_norm)."""
+    if not math.isfinite(clip_norm):
+        return 1.0
+    _, clipped_sq = squared_norm(g, clip_value=clip_value, n_threads=1)
+    return min(1.0, clip_norm / (math.sqrt(clipped_sq) + 1e-6))
 
 
-def minibatch_epoch(X, y, sample_weight, order, params, state, grad_mean, *, loss, optimizer, hyper, step, batch_size, alpha, fit_intercept, clip_value, clip_norm, n_threads=1):
+def minibatch_epoch(X, y, sample_weight, order, params, state, scalars, grad_mean, *, loss, optimizer, hyper, intercept_hyper, step, batch_size, alpha, decoupled, fit_intercept, clip_value, clip_norm, n_threads):
     """One epoch of mini-batch steps: per batch the penalized loss+gradient, clipping, the update."""
     d = X.shape[1]
     w = params[:d]
-    grad = np.empty(d + 1, dtype=X.dtype)
+    recorded = np.empty(d + 1, dtype=X.dtype)
     grad_sum = np.zeros(d + 1)
     loss_sum = weight_sum = 0.0
     n_steps = 0
@@ -212,16 +216,21 @@ def minibatch_epoch(X, y, sample_weight, order, params, state, grad_mean, *, los
         batch_weight = float(len(rows)) if weights is None else float(np.sum(weights, dtype=np.float64))
         if batch_weight == 0.0:
             continue
-        batch_loss, grad_b = _LOSS_KERNELS[loss](X[rows], y[rows], w, float(params[d]), weights, grad[:d])
+        batch_loss, grad_b = _LOSS_KERNELS[loss](X[rows], y[rows], w, float(params[d]), weights, recorded[:d], n_threads=1)
+        stepped = recorded.copy()
         w64 = w.astype(np.float64)
         batch_loss += 0.5 * alpha * float(np.dot(w64, w64))
-        grad[:d] += alpha * w
-        grad[d] = grad_b if fit_intercept else 0.0
-        raw_sq, clipped_sq = squared_norm(grad, clip_value=clip_value)
-        grad_scale = min(1.0, clip_norm / (math.sqrt(clipped_sq) + 1e-6)) if math.isfinite(clip_norm) else 1.0
+        recorded[:d] += alpha * w
+        recorded[d] = stepped[d] = grad_b if fit_intercept else 0.0
+        if not decoupled:
+            stepped[:] = recorded
+        grad_scale = _clip_scale(stepped, clip_value, clip_norm)
         n_steps += 1
-        _optimizer_update(optimizer, hyper, params, grad, state, step + n_steps, clip_value, grad_scale)
-        grad_sum += grad
+        t = step + n_steps
+        options = dict(code=optimizer, step=t, clip_value=clip_value, grad_scale=grad_scale, n_threads=1)
+        optimizer_update(params[:d], stepped[:d], state[:, :d], scalars.copy(), hyper=hyper, **options)
+        optimizer_update(params[d:], stepped[d:], state[:, d:], scalars, hyper=intercept_hyper, **options)
+        grad_sum += recorded
         loss_sum += batch_loss * batch_weight
         weight_sum += batch_weight
     grad_mean[:] = grad_sum / max(n_steps, 1)
