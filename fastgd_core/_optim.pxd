@@ -1,29 +1,11 @@
-# The fused optimizer loops of _optim.h (one parameter array, elements [0, n)),
-# shared by optim.pyx and training.pyx.  Each returns the raw gradient's sum of
-# squares; optional buffers are NULL.
+# The optimizer entry points of _optim.h (untyped arrays: is_float32 and void
+# pointers; see _parallel.h), shared by optim.pyx and training.pyx.
+
+from libc.stddef cimport ptrdiff_t
 
 cdef extern from "_optim.h" nogil:
-    void fgd_squared_norm_d(const double *g, Py_ssize_t n, double clip_value, double *raw, double *clipped)
-    void fgd_squared_norm_f(const float *g, Py_ssize_t n, double clip_value, double *raw, double *clipped)
-    double fgd_sgd_d(double *p, const double *g, double *buf, Py_ssize_t n, double lr, double momentum,
-                     double dampening, double weight_decay, double nesterov, int first_step,
-                     double clip_value, double grad_scale)
-    double fgd_sgd_f(float *p, const float *g, float *buf, Py_ssize_t n, double lr, double momentum,
-                     double dampening, double weight_decay, double nesterov, int first_step,
-                     double clip_value, double grad_scale)
-    double fgd_adagrad_d(double *p, const double *g, double *s, Py_ssize_t n, double clr,
-                         double weight_decay, double eps, double clip_value, double grad_scale)
-    double fgd_adagrad_f(float *p, const float *g, float *s, Py_ssize_t n, double clr,
-                         double weight_decay, double eps, double clip_value, double grad_scale)
-    double fgd_rmsprop_d(double *p, const double *g, double *v, double *buf, double *m, Py_ssize_t n,
-                         double lr, double alpha, double eps, double weight_decay, double momentum,
-                         double clip_value, double grad_scale)
-    double fgd_rmsprop_f(float *p, const float *g, float *v, float *buf, float *m, Py_ssize_t n,
-                         double lr, double alpha, double eps, double weight_decay, double momentum,
-                         double clip_value, double grad_scale)
-    double fgd_adam_d(double *p, const double *g, double *m, double *v, double *vmax, Py_ssize_t n,
-                      double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled,
-                      double step, double clip_value, double grad_scale)
-    double fgd_adam_f(float *p, const float *g, float *m, float *v, float *vmax, Py_ssize_t n,
-                      double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled,
-                      double step, double clip_value, double grad_scale)
+    void fgd_squared_norm(int is_float32, const void *g, ptrdiff_t n, double clip_value, int n_threads,
+                          double *raw, double *clipped)
+    double fgd_optimizer_update(int is_float32, int code, void *p, const void *g, void *state, ptrdiff_t stride,
+                                ptrdiff_t n, const double *hyper, double t, double *scalars, double clip_value,
+                                double grad_scale, int n_threads)

@@ -2,10 +2,18 @@
  * FGD_NAME; included twice by _optim.h (a template, so that the "omp simd"
  * pragmas stay inside plain function bodies, where compilers honour them).
  *
- * The elementwise arithmetic is in FGD_T, as PyTorch's fused kernels do for
+ * Each loop updates the elements [0, n) of p and of the state rows
+ * state + r * stride, reading its coefficients from k (see _optim.h), and
+ * returns the raw gradient's sum of squares, accumulated in double.  The
+ * elementwise arithmetic is in FGD_T, as PyTorch's fused kernels do for
  * float32 (mixing float data with double arithmetic halves the vector width
- * and measured 3x slower); the hyper-parameters arrive converted to FGD_T by
- * the prototypes.  Sums of squares are accumulated in double. */
+ * and measured 3x slower): the coefficients are converted to FGD_T first. */
+
+/* The gradient preparation, clamp(g, -clip_value, clip_value) * grad_scale + weight_decay * p:
+ * its three coefficients as FGD_T locals, for FGD_PREPARED. */
+#define FGD_PREPARATION(k)                                                                      \
+    const FGD_T clip_value = (FGD_T)(k)->clip_value, grad_scale = (FGD_T)(k)->grad_scale,      \
+                weight_decay = (FGD_T)(k)->weight_decay
 
 FGD_INLINE FGD_T FGD_NAME(fgd_prepared)(FGD_T p, FGD_T g, FGD_T clip_value, FGD_T grad_scale, FGD_T weight_decay)
 {
@@ -15,8 +23,9 @@ FGD_INLINE FGD_T FGD_NAME(fgd_prepared)(FGD_T p, FGD_T g, FGD_T clip_value, FGD_
 
 #define FGD_PREPARED(p) FGD_NAME(fgd_prepared)(p, gt, clip_value, grad_scale, weight_decay)
 
-FGD_DISPATCHED void FGD_NAME(fgd_squared_norm)(const FGD_T *FGD_RESTRICT g, ptrdiff_t n, double clip_value,
-                                               double *raw, double *clipped)
+/* raw = sum g_i^2 and clipped = sum clamp(g_i, -clip_value, clip_value)^2 over [0, n). */
+FGD_DISPATCHED void FGD_NAME(fgd_squared_norm_range)(const FGD_T *FGD_RESTRICT g, ptrdiff_t n, double clip_value,
+                                                     double *raw, double *clipped)
 {
     double r = 0.0, c = 0.0;
     FGD_SIMD_REDUCTION(r, c)
@@ -30,103 +39,121 @@ FGD_DISPATCHED void FGD_NAME(fgd_squared_norm)(const FGD_T *FGD_RESTRICT g, ptrd
     *clipped = c;
 }
 
-FGD_DISPATCHED double FGD_NAME(fgd_sgd)(FGD_T *FGD_RESTRICT p, const FGD_T *FGD_RESTRICT g, FGD_T *FGD_RESTRICT buf,
-                                        ptrdiff_t n, FGD_T lr, FGD_T momentum, FGD_T dampening, FGD_T weight_decay,
-                                        FGD_T nesterov, int first_step, FGD_T clip_value, FGD_T grad_scale)
+/* SGD for one buffer mode (a constant once inlined, so that each mode is its own
+ * loop): 0 no momentum, 1 b = d, 2 b = momentum b + (1 - dampening) d.  The
+ * direction d + momentum b (Nesterov, nesterov = 1) or b (nesterov = 0) is
+ * nesterov d + heavy b.  nesterov arrives as a number, not a flag: a branch on it
+ * lets GCC duplicate the loop per case, and the copy loses its "omp simd"
+ * permission to vectorize the float64 reduction (measured 3x slower). */
+FGD_INLINE double FGD_NAME(fgd_sgd_case)(FGD_T *FGD_RESTRICT p, const FGD_T *FGD_RESTRICT g,
+                                         FGD_T *FGD_RESTRICT buf, ptrdiff_t n, const fgd_coefficients *k,
+                                         const int buffer)
 {
-    const FGD_T undamped = (FGD_T)1 - dampening;
-    /* The direction d + momentum b (Nesterov, nesterov = 1) or b (nesterov = 0) is
-     * nesterov d + heavy b.  nesterov arrives as a number, not a flag: a branch on it
-     * lets GCC duplicate the loop per case, and the copy loses its "omp simd"
-     * permission to vectorize the float64 reduction (measured 3x slower). */
-    const FGD_T heavy = nesterov * momentum + ((FGD_T)1 - nesterov);
-    if (buf == NULL) {
-        FGD_LANE_LOOP(p[i] = p[i] - lr * FGD_PREPARED(p[i]);)
-    } else if (first_step) {
-        FGD_LANE_LOOP(FGD_T d = FGD_PREPARED(p[i]);
-                      buf[i] = d;
-                      p[i] = p[i] - lr * (nesterov * d + heavy * d);)
-    } else {
-        FGD_LANE_LOOP(FGD_T d = FGD_PREPARED(p[i]);
-                      FGD_T b = momentum * buf[i] + undamped * d;
+    FGD_PREPARATION(k);
+    const FGD_T lr = (FGD_T)k->c[0], momentum = (FGD_T)k->c[1], undamped = (FGD_T)1 - (FGD_T)k->c[2];
+    const FGD_T nesterov = (FGD_T)k->c[3], heavy = (FGD_T)k->c[4];
+    FGD_LANE_LOOP(FGD_T d = FGD_PREPARED(p[i]);
+                  FGD_T direction = d;
+                  if (buffer != 0) {
+                      FGD_T b = buffer == 1 ? d : momentum * buf[i] + undamped * d;
                       buf[i] = b;
-                      p[i] = p[i] - lr * (nesterov * d + heavy * b);)
-    }
+                      direction = nesterov * d + heavy * b;
+                  }
+                  p[i] = p[i] - lr * direction;)
 }
 
-FGD_DISPATCHED double FGD_NAME(fgd_adagrad)(FGD_T *FGD_RESTRICT p, const FGD_T *FGD_RESTRICT g, FGD_T *FGD_RESTRICT sum,
-                                            ptrdiff_t n, FGD_T clr, FGD_T weight_decay, FGD_T eps, FGD_T clip_value,
-                                            FGD_T grad_scale)
+FGD_DISPATCHED double FGD_NAME(fgd_sgd)(FGD_T *FGD_RESTRICT p, const FGD_T *FGD_RESTRICT g, FGD_T *FGD_RESTRICT state,
+                                        ptrdiff_t stride, ptrdiff_t n, const fgd_coefficients *k)
 {
+    (void)stride;
+    if (k->c[5] == 0.0)
+        return FGD_NAME(fgd_sgd_case)(p, g, state, n, k, 0);
+    return k->c[5] == 1.0 ? FGD_NAME(fgd_sgd_case)(p, g, state, n, k, 1) : FGD_NAME(fgd_sgd_case)(p, g, state, n, k, 2);
+}
+
+FGD_DISPATCHED double FGD_NAME(fgd_adagrad)(FGD_T *FGD_RESTRICT p, const FGD_T *FGD_RESTRICT g,
+                                            FGD_T *FGD_RESTRICT state, ptrdiff_t stride, ptrdiff_t n,
+                                            const fgd_coefficients *k)
+{
+    FGD_PREPARATION(k);
+    const FGD_T clr = (FGD_T)k->c[0], eps = (FGD_T)k->c[1];
+    FGD_T *FGD_RESTRICT sum = state;
+    (void)stride;
     FGD_LANE_LOOP(FGD_T d = FGD_PREPARED(p[i]);
                   FGD_T s = sum[i] + d * d;
                   sum[i] = s;
                   p[i] = p[i] - clr * d / (FGD_SQRT(s) + eps);)
 }
 
-FGD_DISPATCHED double FGD_NAME(fgd_rmsprop)(FGD_T *FGD_RESTRICT p, const FGD_T *FGD_RESTRICT g, FGD_T *FGD_RESTRICT v,
-                                            FGD_T *FGD_RESTRICT buf, FGD_T *FGD_RESTRICT m, ptrdiff_t n, FGD_T lr,
-                                            FGD_T alpha, FGD_T eps, FGD_T weight_decay, FGD_T momentum,
-                                            FGD_T clip_value, FGD_T grad_scale)
+/* RMSprop for one setting of centered and use_momentum (constants once inlined:
+ * each case is its own loop, without branches, and vectorizes). */
+FGD_INLINE double FGD_NAME(fgd_rmsprop_case)(FGD_T *FGD_RESTRICT p, const FGD_T *FGD_RESTRICT g,
+                                             FGD_T *FGD_RESTRICT v, FGD_T *FGD_RESTRICT buf, FGD_T *FGD_RESTRICT m,
+                                             ptrdiff_t n, const fgd_coefficients *k, const int centered,
+                                             const int use_momentum)
 {
-    const FGD_T rest = (FGD_T)1 - alpha;
-    if (m == NULL && buf == NULL) {
-        FGD_LANE_LOOP(FGD_T d = FGD_PREPARED(p[i]);
-                      FGD_T vi = alpha * v[i] + rest * d * d;
-                      v[i] = vi;
-                      p[i] = p[i] - lr * d / (FGD_SQRT(vi) + eps);)
-    } else {
-        FGD_LANE_LOOP(FGD_T d = FGD_PREPARED(p[i]);
-                      FGD_T vi = alpha * v[i] + rest * d * d;
-                      v[i] = vi;
-                      FGD_T a;
-                      if (m != NULL) {
-                          FGD_T mi = m[i] + rest * (d - m[i]);
-                          m[i] = mi;
-                          FGD_T var = vi - mi * mi;
-                          a = FGD_SQRT(var > (FGD_T)0 ? var : (FGD_T)0) + eps;
-                      } else {
-                          a = FGD_SQRT(vi) + eps;
-                      }
-                      if (buf != NULL) {
-                          FGD_T b = momentum * buf[i] + d / a;
-                          buf[i] = b;
-                          p[i] = p[i] - lr * b;
-                      } else {
-                          p[i] = p[i] - lr * d / a;
-                      })
-    }
+    FGD_PREPARATION(k);
+    const FGD_T lr = (FGD_T)k->c[0], alpha = (FGD_T)k->c[1], eps = (FGD_T)k->c[2], momentum = (FGD_T)k->c[3];
+    const FGD_T rest = (FGD_T)1 - alpha; /* alpha + rest = 1 exactly: v - m^2 cancels (else 10x the error) */
+    FGD_LANE_LOOP(FGD_T d = FGD_PREPARED(p[i]);
+                  FGD_T vi = alpha * v[i] + rest * d * d;
+                  v[i] = vi;
+                  FGD_T a = FGD_SQRT(vi) + eps;
+                  if (centered) {
+                      FGD_T mi = m[i] + rest * (d - m[i]);
+                      m[i] = mi;
+                      FGD_T var = vi - mi * mi;
+                      a = FGD_SQRT(var > (FGD_T)0 ? var : (FGD_T)0) + eps;
+                  }
+                  if (use_momentum) {
+                      FGD_T b = momentum * buf[i] + d / a;
+                      buf[i] = b;
+                      p[i] = p[i] - lr * b;
+                  } else {
+                      p[i] = p[i] - lr * d / a;
+                  })
 }
 
-FGD_DISPATCHED double FGD_NAME(fgd_adam)(FGD_T *FGD_RESTRICT p, const FGD_T *FGD_RESTRICT g, FGD_T *FGD_RESTRICT m,
-                                         FGD_T *FGD_RESTRICT v, FGD_T *FGD_RESTRICT vmax, ptrdiff_t n, double lr,
-                                         FGD_T beta1, FGD_T beta2, FGD_T eps, double weight_decay_, int decoupled,
-                                         double step, FGD_T clip_value, FGD_T grad_scale)
+FGD_DISPATCHED double FGD_NAME(fgd_rmsprop)(FGD_T *FGD_RESTRICT p, const FGD_T *FGD_RESTRICT g,
+                                            FGD_T *FGD_RESTRICT state, ptrdiff_t stride, ptrdiff_t n,
+                                            const fgd_coefficients *k)
 {
-    const FGD_T step_size = (FGD_T)(lr / (1.0 - pow((double)beta1, step)));
-    const FGD_T bc2_sqrt = (FGD_T)sqrt(1.0 - pow((double)beta2, step));
-    const FGD_T weight_decay = (FGD_T)(decoupled ? 0.0 : weight_decay_);
-    const FGD_T decay = (FGD_T)(decoupled ? 1.0 - lr * weight_decay_ : 1.0); /* p * 1 is exact */
-    const FGD_T rest1 = (FGD_T)1 - beta1, rest2 = (FGD_T)1 - beta2;
-    if (vmax == NULL) {
-        FGD_LANE_LOOP(FGD_T d = FGD_PREPARED(p[i]);
-                      FGD_T pi = p[i] * decay;
-                      FGD_T mi = m[i] + rest1 * (d - m[i]);
-                      FGD_T vi = beta2 * v[i] + rest2 * d * d;
-                      m[i] = mi;
-                      v[i] = vi;
-                      p[i] = pi - step_size * mi / (FGD_SQRT(vi) / bc2_sqrt + eps);)
-    } else {
-        FGD_LANE_LOOP(FGD_T d = FGD_PREPARED(p[i]);
-                      FGD_T pi = p[i] * decay;
-                      FGD_T mi = m[i] + rest1 * (d - m[i]);
-                      FGD_T vi = beta2 * v[i] + rest2 * d * d;
-                      FGD_T vm = vmax[i] > vi ? vmax[i] : vi;
-                      m[i] = mi;
-                      v[i] = vi;
-                      vmax[i] = vm;
-                      p[i] = pi - step_size * mi / (FGD_SQRT(vm) / bc2_sqrt + eps);)
-    }
+    FGD_T *v = state, *buf = state + stride, *m = state + 2 * stride;
+    if (k->c[4] != 0.0) /* centered */
+        return k->c[3] > 0.0 ? FGD_NAME(fgd_rmsprop_case)(p, g, v, buf, m, n, k, 1, 1)
+                             : FGD_NAME(fgd_rmsprop_case)(p, g, v, buf, m, n, k, 1, 0);
+    return k->c[3] > 0.0 ? FGD_NAME(fgd_rmsprop_case)(p, g, v, buf, m, n, k, 0, 1)
+                         : FGD_NAME(fgd_rmsprop_case)(p, g, v, buf, m, n, k, 0, 0);
 }
 
+/* Adam for one setting of amsgrad (a constant once inlined). */
+FGD_INLINE double FGD_NAME(fgd_adam_case)(FGD_T *FGD_RESTRICT p, const FGD_T *FGD_RESTRICT g, FGD_T *FGD_RESTRICT m,
+                                          FGD_T *FGD_RESTRICT v, FGD_T *FGD_RESTRICT vmax, ptrdiff_t n,
+                                          const fgd_coefficients *k, const int amsgrad)
+{
+    FGD_PREPARATION(k);
+    const FGD_T step_size = (FGD_T)k->c[0], bc2_sqrt = (FGD_T)k->c[1], decay = (FGD_T)k->c[2];
+    const FGD_T rest1 = (FGD_T)k->c[3], beta2 = (FGD_T)k->c[4], rest2 = (FGD_T)k->c[5], eps = (FGD_T)k->c[6];
+    FGD_LANE_LOOP(FGD_T d = FGD_PREPARED(p[i]);
+                  FGD_T pi = p[i] * decay;
+                  FGD_T mi = m[i] + rest1 * (d - m[i]);
+                  FGD_T vi = beta2 * v[i] + rest2 * d * d;
+                  m[i] = mi;
+                  v[i] = vi;
+                  if (amsgrad) {
+                      vi = vmax[i] > vi ? vmax[i] : vi;
+                      vmax[i] = vi;
+                  }
+                  p[i] = pi - step_size * mi / (FGD_SQRT(vi) / bc2_sqrt + eps);)
+}
+
+FGD_DISPATCHED double FGD_NAME(fgd_adam)(FGD_T *FGD_RESTRICT p, const FGD_T *FGD_RESTRICT g, FGD_T *FGD_RESTRICT state,
+                                         ptrdiff_t stride, ptrdiff_t n, const fgd_coefficients *k)
+{
+    FGD_T *m = state, *v = state + stride, *vmax = state + 2 * stride;
+    return k->c[7] != 0.0 ? FGD_NAME(fgd_adam_case)(p, g, m, v, vmax, n, k, 1)
+                          : FGD_NAME(fgd_adam_case)(p, g, m, v, vmax, n, k, 0);
+}
+
+#undef FGD_PREPARATION
 #undef FGD_PREPARED

@@ -4,23 +4,19 @@ Arguments are typed memoryviews of one floating type (float32 or float64),
 C-contiguous; inputs are ``const``, so read-only arrays and memmaps work.
 Kernels neither validate nor allocate data-sized arrays, and release the GIL.
 
-Rows are split into a fixed number of contiguous chunks, ``n_threads`` of
-them (one when the input is small: a mini-batch runs serially), run by
-``prange``.  Each chunk sums in float64 into its own partial sums, which are
-added in chunk order at the end: the result is deterministic for a given
-``n_threads``.  The per-row work is in ``_simd.h``: blocks of rows stay in
-cache while ``z = X w + b``, then the loss terms (vectorized exp/log1p), then
-the gradient terms are computed, so each row of X is read from memory once.
+The work is in C (``_losses.h``): rows are split into a fixed number of
+contiguous chunks, ``n_threads`` of them (one when the input is small: a
+mini-batch runs serially), run on OpenMP threads (``_parallel.h``).  Each
+chunk sums in float64 into its own partial sums, which are added in chunk
+order at the end: the result is deterministic for a given ``n_threads``.
+The per-row work is in ``_simd.h``: blocks of rows stay in cache while
+``z = X w + b``, then the loss terms (vectorized exp/log1p), then the
+gradient terms are computed, so each row of X is read from memory once.
 """
 
 from cython cimport floating
-from cython.parallel cimport prange
-from libc.stddef cimport ptrdiff_t
-from libc.stdint cimport uintptr_t
-from libc.stdlib cimport free, malloc
-from libc.string cimport memset
 
-from fastgd_core._simd cimport *
+from fastgd_core._losses cimport *
 
 cdef extern from *:
     """
@@ -44,11 +40,6 @@ cdef extern from *:
     const char *FGD_COMPILE_ARGS
     const char *FGD_COMPILER
 
-cdef enum:
-    PARALLEL_MIN_WORK = 1 << 16  # elements (rows x max(d, 1)) below which one chunk runs
-    SIGMOID = 0
-    LOG1PEXP = 1
-
 
 def _build_info():
     """Facts fixed when this module was compiled (see ``fastgd_core.build_info``)."""
@@ -61,64 +52,26 @@ def _build_info():
     }
 
 
-cdef inline Py_ssize_t _n_chunks(Py_ssize_t n, Py_ssize_t work, int n_threads) noexcept nogil:
-    """How many contiguous chunks of rows: ``n_threads``, or 1 for small work."""
-    if n_threads <= 1 or work < PARALLEL_MIN_WORK:
-        return 1
-    return n_threads if n_threads < n else n
-
-
-cdef inline double *_aligned(void *p) noexcept nogil:
-    """``p`` rounded up to a 64-byte (cache line) boundary."""
-    return <double *> ((<uintptr_t> p + 63) & ~(<uintptr_t> 63))
+cdef inline const void *_data(const floating[::1] a) noexcept:
+    """The data pointer of an optional array (NULL for None)."""
+    if a is None:
+        return NULL
+    return &a[0]
 
 
 cdef tuple _loss_grad(int loss, const floating[:, ::1] X, const floating[::1] y,
                       const floating[::1] w, double b, const floating[::1] sample_weight,
                       floating[::1] grad_w, int n_threads):
     """Weighted means of a loss and its gradient; see ``logistic_loss_grad``."""
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], j, c, start, stop
-    cdef Py_ssize_t n_chunks = _n_chunks(n, n * (d if d > 0 else 1), n_threads)
-    cdef Py_ssize_t stride = (d + 3 + 7) // 8 * 8  # per chunk: loss, grad_b, weight, grad[d]; whole lines
-    cdef const floating *Xp = &X[0, 0]
-    cdef const floating *yp = &y[0]
-    cdef const floating *wp = &w[0]
-    cdef const floating *sw = NULL
-    cdef const floating *swc
-    cdef double *acc
-    cdef double total_loss = 0.0, total_b = 0.0, total_weight = 0.0, g
-    cdef void *scratch = malloc((n_chunks * stride + 8) * sizeof(double))
-    if scratch == NULL:
-        raise MemoryError()
-    cdef double *part = _aligned(scratch)
-    if sample_weight is not None:
-        sw = &sample_weight[0]
+    cdef double result[2]
+    cdef int status
+    cdef const void *sw = _data(sample_weight)
     with nogil:
-        for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
-            start = c * n // n_chunks
-            stop = (c + 1) * n // n_chunks
-            acc = part + c * stride
-            memset(acc, 0, stride * sizeof(double))
-            swc = NULL
-            if sw != NULL:
-                swc = sw + start
-            if floating is double:
-                fgd_loss_grad_rows_d(loss, Xp + start * d, yp + start, swc, stop - start, d, wp, b,
-                                     acc + 3, acc)
-            else:
-                fgd_loss_grad_rows_f(loss, Xp + start * d, yp + start, swc, stop - start, d, wp, b,
-                                     acc + 3, acc)
-        for c in range(n_chunks):
-            total_loss += part[c * stride]
-            total_b += part[c * stride + 1]
-            total_weight += part[c * stride + 2]
-        for j in range(d):
-            g = 0.0
-            for c in range(n_chunks):
-                g += part[c * stride + 3 + j]
-            grad_w[j] = <floating> (g / total_weight)
-    free(scratch)
-    return total_loss / total_weight, total_b / total_weight
+        status = fgd_loss_grad(floating is float, loss, &X[0, 0], &y[0], sw, X.shape[0], X.shape[1], &w[0], b,
+                               &grad_w[0], n_threads, result)
+    if status != 0:
+        raise MemoryError()
+    return result[0], result[1]
 
 
 def logistic_loss_grad(const floating[:, ::1] X, const floating[::1] y, const floating[::1] w,
@@ -155,50 +108,19 @@ def squared_loss_grad(const floating[:, ::1] X, const floating[::1] y, const flo
 def linear_predict(const floating[:, ::1] X, const floating[::1] w, double b, floating[::1] out,
                    *, int n_threads):
     """Linear predictor ``out[i] = sum_j X[i, j] w[j] + b``, summed in float64."""
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], c, start, stop
-    cdef Py_ssize_t n_chunks = _n_chunks(n, n * (d if d > 0 else 1), n_threads)
-    cdef const floating *Xp = &X[0, 0]
-    cdef const floating *wp = &w[0]
-    cdef floating *op = &out[0]
     with nogil:
-        for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
-            start = c * n // n_chunks
-            stop = (c + 1) * n // n_chunks
-            if floating is double:
-                fgd_predict_rows_d(Xp + start * d, stop - start, d, wp, b, op + start)
-            else:
-                fgd_predict_rows_f(Xp + start * d, stop - start, d, wp, b, op + start)
-
-
-cdef void _elementwise(int kind, const floating[::1] z, floating[::1] out, int n_threads) noexcept:
-    """``out = f(z)`` for f = sigmoid or log1pexp, in ``n_threads`` chunks."""
-    cdef Py_ssize_t n = z.shape[0], c, start, stop
-    cdef Py_ssize_t n_chunks = _n_chunks(n, n * 8, n_threads)  # an exp and a log1p ~ 8 multiply-adds
-    cdef const floating *zp = &z[0]
-    cdef floating *op = &out[0]
-    with nogil:
-        for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
-            start = c * n // n_chunks
-            stop = (c + 1) * n // n_chunks
-            if floating is double:
-                if kind == SIGMOID:
-                    fgd_sigmoid_array_d(zp + start, op + start, stop - start)
-                else:
-                    fgd_log1pexp_array_d(zp + start, op + start, stop - start)
-            else:
-                if kind == SIGMOID:
-                    fgd_sigmoid_array_f(zp + start, op + start, stop - start)
-                else:
-                    fgd_log1pexp_array_f(zp + start, op + start, stop - start)
+        fgd_linear_predict(floating is float, &X[0, 0], X.shape[0], X.shape[1], &w[0], b, &out[0], n_threads)
 
 
 def sigmoid(const floating[::1] z, floating[::1] out, *, int n_threads):
     """Logistic function: ``out[i] = 1 / (1 + e)`` for ``z_i >= 0`` and
     ``e / (1 + e)`` for ``z_i < 0``, with ``e = exp(-|z_i|)``; ``out`` may be ``z``."""
-    _elementwise(SIGMOID, z, out, n_threads)
+    with nogil:
+        fgd_elementwise(floating is float, FGD_SIGMOID, &z[0], &out[0], z.shape[0], n_threads)
 
 
 def log1pexp(const floating[::1] z, floating[::1] out, *, int n_threads):
     """Softplus: ``out[i] = log(1 + exp(z_i)) = max(z_i, 0) + log1p(exp(-|z_i|))``;
     ``out`` may be ``z``."""
-    _elementwise(LOG1PEXP, z, out, n_threads)
+    with nogil:
+        fgd_elementwise(floating is float, FGD_LOG1PEXP, &z[0], &out[0], z.shape[0], n_threads)

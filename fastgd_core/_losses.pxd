@@ -1,0 +1,22 @@
+# The loss kernels of _losses.h (untyped arrays: is_float32 and void
+# pointers; see _parallel.h) and the build facts of _simd.h, shared by
+# losses.pyx and training.pyx.
+
+from libc.stddef cimport ptrdiff_t
+
+cdef extern from "_losses.h" nogil:
+    enum:
+        FGD_LOGISTIC
+        FGD_SQUARED
+        FGD_SIGMOID
+        FGD_LOG1PEXP
+    int fgd_openmp_enabled()
+    const char *fgd_simd_variant()
+    int FGD_TARGET_CLONES
+    void fgd_loss_grad_rows(int is_float32, int loss, const void *X, const void *y, const void *sw, ptrdiff_t n,
+                            ptrdiff_t d, const void *w, double b, double *grad, double *acc)
+    int fgd_loss_grad(int is_float32, int loss, const void *X, const void *y, const void *sw, ptrdiff_t n,
+                      ptrdiff_t d, const void *w, double b, void *grad_w, int n_threads, double *result)
+    void fgd_linear_predict(int is_float32, const void *X, ptrdiff_t n, ptrdiff_t d, const void *w, double b,
+                            void *out, int n_threads)
+    void fgd_elementwise(int is_float32, int kind, const void *z, void *out, ptrdiff_t n, int n_threads)
