@@ -8,7 +8,7 @@ installed package; importing this package compiles nothing.
 from fastgd.backends._spec import KERNELS
 from fastgd.backends.numba_backend._cache import cache_dir
 from fastgd.backends.numba_backend.losses import linear_predict, log1pexp, logistic_loss_grad, sigmoid, squared_loss_grad
-from fastgd.backends.numba_backend.optim import adagrad_step, adam_step, rmsprop_step, sgd_step, squared_norm
+from fastgd.backends.numba_backend.optim import optimizer_update, squared_norm
 from fastgd.backends.numba_backend.training import minibatch_epoch
 
 __all__ = list(KERNELS)

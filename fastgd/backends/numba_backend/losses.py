@@ -7,10 +7,11 @@ for the dtypes seen.  The formulas are those of :mod:`fastgd.backends._spec`.
 
 Implementation notes:
 
-* Rows are split into a fixed number of contiguous chunks: one per thread, or a
-  single serial chunk when the input is small.  Each chunk accumulates its own
-  float64 partial sums, combined in chunk order afterwards, so results are
-  deterministic for a given thread count and no array element is shared.
+* Rows are split into contiguous chunks (``_threads``: one per requested
+  thread, or a single serial chunk when the input is small).  Each chunk
+  accumulates its own float64 partial sums, combined in chunk order
+  afterwards, so results are deterministic for a given thread count and no
+  array element is shared.
 * The loss kernels walk a chunk in blocks of rows that stay in cache: first the
   block's logits (rows streamed from memory, with software prefetch ahead),
   then the per-sample terms in one vectorized loop, then the gradient
@@ -35,6 +36,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from fastgd.backends.numba_backend._cache import fastgd_njit
+from fastgd.backends.numba_backend._threads import chunk as _chunk
 from fastgd.backends.numba_backend._threads import n_chunks_for as _n_chunks
 from fastgd.backends.numba_backend._threads import run_parallel as _run_parallel
 
@@ -64,8 +66,10 @@ _LP1, _LP2, _LP3, _LP4, _LP5, _LP6, _LP7 = (
 )
 _SQRT2_M1 = 0.41421356237309504880
 
-_LOGISTIC = 0
+_LOGISTIC = 0  # losses, as _spec.LOSS_CODES
 _SQUARED = 1
+_SIGMOID = 0  # elementwise kernels
+_LOG1PEXP = 1
 
 
 # ------------------------------------------------------------------------ math
@@ -298,54 +302,50 @@ def _finish(partial, sums, grad_w):
 
 @fastgd_njit(**_PARALLEL)
 def _loss_grad_parallel(kind, X, y, w, b, s, weighted, partial, sums, n_chunks):
-    n = X.shape[0]
     for c in prange(n_chunks):
-        sums[c, 0], sums[c, 1], sums[c, 2] = _loss_grad_range(
-            kind, X, y, w, b, s, weighted, c * n // n_chunks, (c + 1) * n // n_chunks, partial[c]
-        )
-
-
-@fastgd_njit(**_PARALLEL)
-def _sigmoid_parallel(z, out, n_chunks):
-    n = z.shape[0]
-    for c in prange(n_chunks):
-        _sigmoid_range(z, out, c * n // n_chunks, (c + 1) * n // n_chunks)
-
-
-@fastgd_njit(**_PARALLEL)
-def _log1pexp_parallel(z, out, n_chunks):
-    n = z.shape[0]
-    for c in prange(n_chunks):
-        _log1pexp_range(z, out, c * n // n_chunks, (c + 1) * n // n_chunks)
+        lo, hi = _chunk(c, X.shape[0], n_chunks)
+        sums[c, 0], sums[c, 1], sums[c, 2] = _loss_grad_range(kind, X, y, w, b, s, weighted, lo, hi, partial[c])
 
 
 @fastgd_njit(**_PARALLEL)
 def _predict_parallel(X, w, b, out, n_chunks):
-    n = X.shape[0]
     for c in prange(n_chunks):
-        _predict_range(X, w, b, out, c * n // n_chunks, (c + 1) * n // n_chunks)
+        lo, hi = _chunk(c, X.shape[0], n_chunks)
+        _predict_range(X, w, b, out, lo, hi)
+
+
+@fastgd_njit(**_PARALLEL)
+def _elementwise_parallel(kind, z, out, n_chunks):
+    """The elementwise kernel ``kind`` (``_SIGMOID`` or ``_LOG1PEXP``) in chunks."""
+    for c in prange(n_chunks):
+        lo, hi = _chunk(c, z.shape[0], n_chunks)
+        if kind == _SIGMOID:
+            _sigmoid_range(z, out, lo, hi)
+        else:
+            _log1pexp_range(z, out, lo, hi)
 
 
 # ---------------------------------------------------------------- wrappers
 
 
-def _elementwise(range_kernel, parallel_kernel, z, out, n_threads):
-    """``out = f(z)``, serially or in one chunk per thread (an exp ~ 4 work units)."""
+def _elementwise(kind, z, out, n_threads):
+    """``out = f(z)`` for the elementwise kernel ``kind``, serially or in chunks
+    (an exp ~ 4 work units)."""
     n_chunks = _n_chunks(4 * z.shape[0], n_threads)
     if n_chunks == 1:
-        range_kernel(z, out, 0, z.shape[0])
+        (_sigmoid_range, _log1pexp_range)[kind](z, out, 0, z.shape[0])
     else:
-        _run_parallel(parallel_kernel, n_chunks, z, out)
+        _run_parallel(_elementwise_parallel, n_chunks, kind, z, out)
 
 
 def sigmoid(z, out, *, n_threads):
     """``out = 1/(1+exp(-z))``: ``1/(1+e)`` for z >= 0, ``e/(1+e)`` for z < 0, ``e = exp(-|z|)``."""
-    _elementwise(_sigmoid_range, _sigmoid_parallel, z, out, n_threads)
+    _elementwise(_SIGMOID, z, out, n_threads)
 
 
 def log1pexp(z, out, *, n_threads):
     """``out = log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|))``."""
-    _elementwise(_log1pexp_range, _log1pexp_parallel, z, out, n_threads)
+    _elementwise(_LOG1PEXP, z, out, n_threads)
 
 
 def linear_predict(X, w, b, out, *, n_threads):

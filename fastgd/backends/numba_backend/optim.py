@@ -1,14 +1,28 @@
-"""Numba optimizer kernels: fused single-pass updates with clipping (see ``_spec``).
+"""Numba optimizer kernels: one fused single-pass update for every optimizer (see ``_spec``).
 
-Each kernel walks the parameters once: it prepares the gradient elementwise
-(clamp to ``[-clip_value, clip_value]``, times ``grad_scale``, plus
-``weight_decay * p``), updates the state and the parameters, and sums the raw
-gradient's squares in float64 as it goes.  Large arrays are split into one
-contiguous chunk per thread (``prange``), each with its own partial sum,
-combined in chunk order: deterministic for a given thread count.  Optional
-buffers come with a flag (``use_buffer``, ``centered``, ``amsgrad``) and are
-an empty array when unused, so that one compiled kernel serves every setting
-and the compiled epoch can call the same code.
+An update of optimizer ``code`` has two parts:
+
+* its *coefficients* function runs once per call, before any chunk: from the
+  packed hyper-parameters, the step ``t`` and the scalar state it writes the
+  few step-dependent numbers its loop needs into ``coef`` (bias corrections,
+  the decayed learning rate, SGD's first-step flag) and advances the scalar
+  state;
+* its *loop* walks one range ``[lo, hi)`` of the parameters once: it prepares
+  the gradient elementwise (clamp to ``[-clip_value, clip_value]``, times
+  ``grad_scale``, plus ``weight_decay * p``), updates the state rows and the
+  parameters, and sums the raw gradient's squares in float64 as it goes.
+
+:func:`_coefficients` and :func:`_update_range` dispatch on the code;
+:func:`optimizer_update` and the compiled epoch (``training.py``) reach every
+optimizer through them.  Adding an optimizer is its coefficients function and
+its loop here, plus its entry in those two dispatch functions.
+
+Large arrays are split into chunks (``_threads``), each with its own partial
+sum, combined in chunk order: deterministic for a given ``n_threads``.  A
+setting that decides whether a state row is used (momentum, centered,
+amsgrad) is made a compile-time constant of the loop in the dispatch, one
+compiled loop per combination, so that every loop vectorizes; rows left
+unused are never read or written.
 """
 
 import math
@@ -17,10 +31,15 @@ import numpy as np
 from numba import prange
 
 from fastgd.backends.numba_backend._cache import fastgd_njit
-from fastgd.backends.numba_backend._threads import n_chunks_for, run_parallel
+from fastgd.backends.numba_backend._threads import chunk, n_chunks_for, run_parallel
 
 _UPDATE = dict(nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
+_SCALAR = dict(nogil=True, error_model="numpy")
 _PARALLEL = dict(nogil=True, parallel=True)
+
+# the optimizer codes, as declared in fastgd.optim
+_SGD, _ADAGRAD, _RMSPROP, _ADAM = 0, 1, 2, 3
+_N_COEF = 4  # length of ``coef``: the most step-dependent coefficients of any optimizer
 
 
 @fastgd_njit(inline="always", **_UPDATE)
@@ -30,11 +49,15 @@ def _prepared(p, g, clip_value, grad_scale, weight_decay):
     return g * grad_scale + weight_decay * p
 
 
-# ---- one range [lo, hi) of each optimizer, serial and vectorizable ---------------------
+@fastgd_njit(inline="always", **_UPDATE)
+def _row(state, k, lo, hi, used):
+    """Row ``k`` of ``state`` on ``[lo, hi)``, or an empty view when ``used`` is false."""
+    return state[k, lo:hi] if used else state[0, :0]
 
 
 @fastgd_njit(**_UPDATE)
 def _squared_norm_range(g, clip_value, lo, hi):
+    """``(sum g^2, sum clamp(g, -c, c)^2)`` over ``[lo, hi)``, in float64."""
     g = g[lo:hi]
     raw = 0.0
     clipped = 0.0
@@ -46,49 +69,77 @@ def _squared_norm_range(g, clip_value, lo, hi):
     return raw, clipped
 
 
+# ---- SGD: hyper (lr, momentum, dampening, weight_decay, nesterov); rows (momentum_buffer,);
+#      scalars (momentum_buffer_ready,)
+
+
+@fastgd_njit(inline="always", **_SCALAR)
+def _sgd_coefficients(hyper, t, scalars, coef):
+    """``coef[0] = 1`` on the buffer's first step (momentum on and ``scalars[0] == 0``),
+    else 0; with momentum the buffer is ready afterwards: ``scalars[0] = 1``."""
+    coef[0] = 0.0
+    if hyper[1] != 0.0:
+        coef[0] = 1.0 if scalars[0] == 0.0 else 0.0
+        scalars[0] = 1.0
+
+
 @fastgd_njit(inline="always", **_UPDATE)
-def _sgd_loop(p, g, buf, use_buffer, lr, momentum, dampening, weight_decay, nesterov, first_step, clip_value, grad_scale, lo, hi):
-    p, g, buf = p[lo:hi], g[lo:hi], buf[lo:hi] if use_buffer else buf
+def _sgd_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, use_buffer):
+    """With momentum ``mu`` (``use_buffer``): ``b = d`` on the first step, else
+    ``b = mu b + (1 - dampening) d``; ``p -= lr (d + mu b)`` (Nesterov) or ``lr b``.
+    Without: ``p -= lr d``."""
+    lr, momentum, dampening, weight_decay, nesterov = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4] != 0.0
+    first = coef[0] != 0.0
+    p, g, buf = p[lo:hi], g[lo:hi], _row(state, 0, lo, hi, use_buffer)
     raw = 0.0
     for i in range(g.shape[0]):  # views: the index is known non-negative, so the loop vectorizes
         gi = np.float64(g[i])
         raw += gi * gi
         d = _prepared(np.float64(p[i]), gi, clip_value, grad_scale, weight_decay)
         if use_buffer:
-            b = d if first_step else momentum * np.float64(buf[i]) + (1.0 - dampening) * d
+            b = d if first else momentum * np.float64(buf[i]) + (1.0 - dampening) * d
             buf[i] = b
             d = d + momentum * b if nesterov else b
         p[i] = p[i] - lr * d
     return raw
 
 
-@fastgd_njit(**_UPDATE)
-def _sgd_range(p, g, buf, use_buffer, lr, momentum, dampening, weight_decay, nesterov, first_step, clip_value, grad_scale, lo, hi):
-    """SGD on ``[lo, hi)``; the flag is made a constant of each loop so that the loop vectorizes."""
-    if use_buffer:
-        return _sgd_loop(p, g, buf, True, lr, momentum, dampening, weight_decay, nesterov, first_step, clip_value, grad_scale, lo, hi)
-    return _sgd_loop(p, g, buf, False, lr, momentum, dampening, weight_decay, nesterov, first_step, clip_value, grad_scale, lo, hi)
+# ---- Adagrad: hyper (lr, lr_decay, weight_decay, eps); rows (sum,)
 
 
-@fastgd_njit(**_UPDATE)
-def _adagrad_range(p, g, s, clr, weight_decay, eps, clip_value, grad_scale, lo, hi):
-    p, g, s = p[lo:hi], g[lo:hi], s[lo:hi]
+@fastgd_njit(inline="always", **_SCALAR)
+def _adagrad_coefficients(hyper, t, scalars, coef):
+    """The decayed rate ``coef[0] = lr / (1 + (t - 1) lr_decay)``."""
+    coef[0] = hyper[0] / (1.0 + (t - 1.0) * hyper[1])
+
+
+@fastgd_njit(inline="always", **_UPDATE)
+def _adagrad_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi):
+    """``s += d^2``; ``p -= clr d / (sqrt(s) + eps)`` with ``clr = coef[0]``."""
+    weight_decay, eps, clr = hyper[2], hyper[3], coef[0]
+    p, g, s = p[lo:hi], g[lo:hi], state[0, lo:hi]
     raw = 0.0
     for i in range(g.shape[0]):  # views: the index is known non-negative, so the loop vectorizes
         gi = np.float64(g[i])
         raw += gi * gi
         d = _prepared(np.float64(p[i]), gi, clip_value, grad_scale, weight_decay)
-        si = np.float64(s[i]) + d * d
-        s[i] = si
+        s[i] = np.float64(s[i]) + d * d
         p[i] = p[i] - clr * d / (math.sqrt(np.float64(s[i])) + eps)
     return raw
 
 
+# ---- RMSprop: hyper (lr, alpha, eps, weight_decay, momentum, centered);
+#      rows (square_avg, momentum_buffer, grad_avg); no step-dependent coefficients
+
+
 @fastgd_njit(inline="always", **_UPDATE)
-def _rmsprop_loop(p, g, v, buf, m, use_buffer, centered, lr, alpha, eps, weight_decay, momentum, clip_value, grad_scale, lo, hi):
-    p, g, v = p[lo:hi], g[lo:hi], v[lo:hi]
-    buf = buf[lo:hi] if use_buffer else buf
-    m = m[lo:hi] if centered else m
+def _rmsprop_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, use_buffer, centered):
+    """``v = alpha v + (1 - alpha) d^2``; centered: ``m += (1 - alpha)(d - m)`` and
+    ``a = sqrt(max(v - m^2, 0)) + eps``, else ``a = sqrt(v) + eps``; with momentum
+    ``mu`` (``use_buffer``): ``b = mu b + d / a``, ``p -= lr b``, else ``p -= lr d / a``."""
+    lr, alpha, eps, weight_decay, momentum = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4]
+    p, g, v = p[lo:hi], g[lo:hi], state[0, lo:hi]
+    buf, m = _row(state, 1, lo, hi, use_buffer), _row(state, 2, lo, hi, centered)
     raw = 0.0
     for i in range(g.shape[0]):  # views: the index is known non-negative, so the loop vectorizes
         gi = np.float64(g[i])
@@ -112,25 +163,30 @@ def _rmsprop_loop(p, g, v, buf, m, use_buffer, centered, lr, alpha, eps, weight_
     return raw
 
 
-@fastgd_njit(**_UPDATE)
-def _rmsprop_range(p, g, v, buf, m, use_buffer, centered, lr, alpha, eps, weight_decay, momentum, clip_value, grad_scale, lo, hi):
-    """RMSprop on ``[lo, hi)``; each flag combination is its own loop, so that it vectorizes."""
-    if use_buffer:
-        if centered:
-            return _rmsprop_loop(p, g, v, buf, m, True, True, lr, alpha, eps, weight_decay, momentum, clip_value, grad_scale, lo, hi)
-        return _rmsprop_loop(p, g, v, buf, m, True, False, lr, alpha, eps, weight_decay, momentum, clip_value, grad_scale, lo, hi)
-    if centered:
-        return _rmsprop_loop(p, g, v, buf, m, False, True, lr, alpha, eps, weight_decay, momentum, clip_value, grad_scale, lo, hi)
-    return _rmsprop_loop(p, g, v, buf, m, False, False, lr, alpha, eps, weight_decay, momentum, clip_value, grad_scale, lo, hi)
+# ---- Adam / AdamW: hyper (lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled_weight_decay);
+#      rows (exp_avg, exp_avg_sq, max_exp_avg_sq)
+
+
+@fastgd_njit(inline="always", **_SCALAR)
+def _adam_coefficients(hyper, t, scalars, coef):
+    """The bias corrections: ``coef[0] = lr / (1 - beta1^t)``, ``coef[1] = sqrt(1 - beta2^t)``."""
+    coef[0] = hyper[0] / (1.0 - hyper[1] ** t)
+    coef[1] = math.sqrt(1.0 - hyper[2] ** t)
 
 
 @fastgd_njit(inline="always", **_UPDATE)
-def _adam_loop(p, g, m, v, vmax, amsgrad, lr, beta1, beta2, eps, weight_decay, decoupled, step_size, bc2_sqrt, clip_value, grad_scale, lo, hi):
-    p, g, m, v = p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
-    vmax = vmax[lo:hi] if amsgrad else vmax
-    raw = 0.0
+def _adam_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, amsgrad):
+    """AdamW (decoupled): ``p *= 1 - lr weight_decay`` and no L2 term in d.  Then
+    ``m += (1 - beta1)(d - m)``, ``v = beta2 v + (1 - beta2) d^2``; with amsgrad
+    ``vmax = max(vmax, v)`` replaces ``v`` below;
+    ``p -= coef[0] m / (sqrt(v) / coef[1] + eps)``."""
+    lr, beta1, beta2, eps, weight_decay, decoupled = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4], hyper[6] != 0.0
+    step_size, bc2_sqrt = coef[0], coef[1]
     l2 = 0.0 if decoupled else weight_decay
     decay = 1.0 - lr * weight_decay if decoupled else 1.0  # p * 1.0 is exact: no branch in the loop
+    p, g, m, v = p[lo:hi], g[lo:hi], state[0, lo:hi], state[1, lo:hi]
+    vmax = _row(state, 2, lo, hi, amsgrad)
+    raw = 0.0
     for i in range(g.shape[0]):  # views: the index is known non-negative, so the loop vectorizes
         gi = np.float64(g[i])
         raw += gi * gi
@@ -151,65 +207,76 @@ def _adam_loop(p, g, m, v, vmax, amsgrad, lr, beta1, beta2, eps, weight_decay, d
     return raw
 
 
+# ---- the dispatch: one entry per optimizer code in each function --------------------------
+
+
+@fastgd_njit(**_SCALAR)
+def _coefficients(code, hyper, t, scalars, coef):
+    """Write optimizer ``code``'s coefficients for step ``t`` into ``coef`` and
+    advance ``scalars`` to after the step; once per call, before any chunk."""
+    tf = np.float64(t)  # so that beta ** t is Python's float power
+    if code == _SGD:
+        _sgd_coefficients(hyper, tf, scalars, coef)
+    elif code == _ADAGRAD:
+        _adagrad_coefficients(hyper, tf, scalars, coef)
+    elif code == _ADAM:
+        _adam_coefficients(hyper, tf, scalars, coef)
+
+
 @fastgd_njit(**_UPDATE)
-def _adam_range(p, g, m, v, vmax, amsgrad, lr, beta1, beta2, eps, weight_decay, decoupled, step_size, bc2_sqrt, clip_value, grad_scale, lo, hi):
-    """Adam on ``[lo, hi)``; amsgrad is made a constant of each loop so that the loop vectorizes."""
-    if amsgrad:
-        return _adam_loop(p, g, m, v, vmax, True, lr, beta1, beta2, eps, weight_decay, decoupled, step_size, bc2_sqrt, clip_value, grad_scale, lo, hi)
-    return _adam_loop(p, g, m, v, vmax, False, lr, beta1, beta2, eps, weight_decay, decoupled, step_size, bc2_sqrt, clip_value, grad_scale, lo, hi)
+def _update_range(code, p, g, state, hyper, coef, clip_value, grad_scale, lo, hi):
+    """Optimizer ``code``'s loop on ``[lo, hi)``, its row-selecting settings made
+    constants; returns the raw ``sum g^2`` there."""
+    if code == _SGD:
+        if hyper[1] != 0.0:
+            return _sgd_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, True)
+        return _sgd_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, False)
+    if code == _ADAGRAD:
+        return _adagrad_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi)
+    if code == _RMSPROP:
+        if hyper[4] > 0.0:
+            if hyper[5] != 0.0:
+                return _rmsprop_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, True, True)
+            return _rmsprop_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, True, False)
+        if hyper[5] != 0.0:
+            return _rmsprop_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, False, True)
+        return _rmsprop_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, False, False)
+    if code == _ADAM:
+        if hyper[5] != 0.0:
+            return _adam_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, True)
+        return _adam_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, False)
+    return math.nan  # not an optimizer code: nothing updated
 
 
-# ---- whole arrays: serial, or one chunk per thread ---------------------------------------
+# ---- whole updates: serial, or in chunks -------------------------------------------------
+
+
+@fastgd_njit(**_UPDATE)
+def _update(code, p, g, state, scalars, hyper, step, clip_value, grad_scale, lo, hi):
+    """Step ``step`` of optimizer ``code`` on ``[lo, hi)``, serially: the coefficients
+    (``scalars`` advanced), then the loop.  Returns the raw ``sum g^2``."""
+    coef = np.empty(_N_COEF)
+    _coefficients(code, hyper, step, scalars, coef)
+    return _update_range(code, p, g, state, hyper, coef, clip_value, grad_scale, lo, hi)
+
+
+@fastgd_njit(**_PARALLEL)
+def _update_parallel(code, p, g, state, scalars, hyper, step, clip_value, grad_scale, partial, n_chunks):
+    """As :func:`_update` on the whole of ``p``, chunk ``c``'s sum in ``partial[c]``."""
+    coef = np.empty(_N_COEF)
+    _coefficients(code, hyper, step, scalars, coef)
+    n = p.shape[0]
+    for c in prange(n_chunks):
+        lo, hi = chunk(c, n, n_chunks)
+        partial[c] = _update_range(code, p, g, state, hyper, coef, clip_value, grad_scale, lo, hi)
 
 
 @fastgd_njit(**_PARALLEL)
 def _norm_parallel(g, clip_value, partial, n_chunks):
     n = g.shape[0]
     for c in prange(n_chunks):
-        partial[c, 0], partial[c, 1] = _squared_norm_range(g, clip_value, c * n // n_chunks, (c + 1) * n // n_chunks)
-
-
-@fastgd_njit(**_PARALLEL)
-def _sgd_parallel(p, g, buf, use_buffer, lr, momentum, dampening, weight_decay, nesterov, first_step, clip_value, grad_scale, partial, n_chunks):
-    n = p.shape[0]
-    for c in prange(n_chunks):
-        partial[c] = _sgd_range(p, g, buf, use_buffer, lr, momentum, dampening, weight_decay, nesterov, first_step, clip_value,
-                                grad_scale, c * n // n_chunks, (c + 1) * n // n_chunks)
-
-
-@fastgd_njit(**_PARALLEL)
-def _adagrad_parallel(p, g, s, clr, weight_decay, eps, clip_value, grad_scale, partial, n_chunks):
-    n = p.shape[0]
-    for c in prange(n_chunks):
-        partial[c] = _adagrad_range(p, g, s, clr, weight_decay, eps, clip_value, grad_scale,
-                                    c * n // n_chunks, (c + 1) * n // n_chunks)
-
-
-@fastgd_njit(**_PARALLEL)
-def _rmsprop_parallel(p, g, v, buf, m, use_buffer, centered, lr, alpha, eps, weight_decay, momentum, clip_value, grad_scale, partial, n_chunks):
-    n = p.shape[0]
-    for c in prange(n_chunks):
-        partial[c] = _rmsprop_range(p, g, v, buf, m, use_buffer, centered, lr, alpha, eps, weight_decay, momentum, clip_value, grad_scale,
-                                    c * n // n_chunks, (c + 1) * n // n_chunks)
-
-
-@fastgd_njit(**_PARALLEL)
-def _adam_parallel(p, g, m, v, vmax, amsgrad, lr, beta1, beta2, eps, weight_decay, decoupled, step_size, bc2_sqrt, clip_value,
-                   grad_scale, partial, n_chunks):
-    n = p.shape[0]
-    for c in prange(n_chunks):
-        partial[c] = _adam_range(p, g, m, v, vmax, amsgrad, lr, beta1, beta2, eps, weight_decay, decoupled, step_size, bc2_sqrt,
-                                 clip_value, grad_scale, c * n // n_chunks, (c + 1) * n // n_chunks)
-
-
-def _update(range_kernel, parallel_kernel, p, n_threads, *args):
-    """Run an update serially or in chunks; return the summed partial norms as a float."""
-    n_chunks = n_chunks_for(p.shape[0], n_threads)
-    if n_chunks == 1:
-        return float(range_kernel(*args, 0, p.shape[0]))
-    partial = np.zeros(n_chunks)
-    run_parallel(parallel_kernel, n_chunks, *args, partial)
-    return float(partial.sum())
+        lo, hi = chunk(c, n, n_chunks)
+        partial[c, 0], partial[c, 1] = _squared_norm_range(g, clip_value, lo, hi)
 
 
 def squared_norm(g, *, clip_value, n_threads):
@@ -223,35 +290,14 @@ def squared_norm(g, *, clip_value, n_threads):
     return float(partial[:, 0].sum()), float(partial[:, 1].sum())
 
 
-def sgd_step(p, g, momentum_buffer, *, lr, momentum, dampening, weight_decay, nesterov, first_step, clip_value, grad_scale, n_threads):
-    """``b = g`` (first step) or ``mu b + (1 - dampening) g``; ``d = g + mu b`` (Nesterov) or ``b``; ``p -= lr d``."""
-    use_buffer = momentum != 0
-    buf = momentum_buffer if use_buffer else p[:0]
-    return _update(_sgd_range, _sgd_parallel, p, n_threads, p, g, buf, use_buffer, float(lr), float(momentum), float(dampening),
-                   float(weight_decay), bool(nesterov), bool(first_step), float(clip_value), float(grad_scale))
-
-
-def adagrad_step(p, g, state_sum, *, lr, lr_decay, weight_decay, eps, step, clip_value, grad_scale, n_threads):
-    """``s += g^2``; ``p -= lr / (1 + (t - 1) lr_decay) g / (sqrt(s) + eps)``."""
-    clr = lr / (1 + (step - 1) * lr_decay)
-    return _update(_adagrad_range, _adagrad_parallel, p, n_threads, p, g, state_sum, float(clr), float(weight_decay),
-                   float(eps), float(clip_value), float(grad_scale))
-
-
-def rmsprop_step(p, g, square_avg, momentum_buffer, grad_avg, *, lr, alpha, eps, weight_decay, momentum, centered, clip_value, grad_scale, n_threads):
-    """``v = alpha v + (1 - alpha) g^2``; ``a = sqrt(v [- m^2, clamped at 0]) + eps``; momentum or plain step."""
-    use_buffer = momentum > 0
-    buf = momentum_buffer if use_buffer else p[:0]
-    m = grad_avg if centered else p[:0]
-    return _update(_rmsprop_range, _rmsprop_parallel, p, n_threads, p, g, square_avg, buf, m, use_buffer, bool(centered), float(lr), float(alpha),
-                   float(eps), float(weight_decay), float(momentum), float(clip_value), float(grad_scale))
-
-
-def adam_step(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, amsgrad, step, clip_value, grad_scale, n_threads):
-    """Adam / AdamW: bias-corrected moments, ``p -= lr/(1-beta1^t) m / (sqrt(v)/sqrt(1-beta2^t) + eps)``."""
-    vmax = max_exp_avg_sq if amsgrad else p[:0]
-    step_size = lr / (1 - beta1**step)
-    bc2_sqrt = math.sqrt(1 - beta2**step)
-    return _update(_adam_range, _adam_parallel, p, n_threads, p, g, exp_avg, exp_avg_sq, vmax, bool(amsgrad), float(lr), float(beta1),
-                   float(beta2), float(eps), float(weight_decay), bool(decoupled_weight_decay), float(step_size),
-                   float(bc2_sqrt), float(clip_value), float(grad_scale))
+def optimizer_update(p, g, state, scalars, *, code, hyper, step, clip_value, grad_scale, n_threads):
+    """Step t = ``step`` of optimizer ``code`` on ``p``, in place (see ``_spec``): the
+    coefficients once, then the fused loop over chunks.  Returns the raw ``sum g^2``."""
+    args = (int(code), p, g, state, scalars, np.asarray(hyper, dtype=np.float64), int(step), float(clip_value),
+            float(grad_scale))
+    n_chunks = n_chunks_for(p.shape[0], n_threads)
+    if n_chunks == 1:
+        return float(_update(*args, 0, p.shape[0]))
+    partial = np.zeros(n_chunks)
+    run_parallel(_update_parallel, n_chunks, *args, partial)
+    return float(partial.sum())
