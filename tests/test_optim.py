@@ -5,13 +5,20 @@ and PyTorch when it is installed."""
 import copy
 import math
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 
 from fastgd import optim
 
+from conftest import import_torch
+
 SIZES = (1, 7, 1001, 30_011)
+
+with warnings.catch_warnings():  # np.matrix is deprecated, and refused as a parameter
+    warnings.simplefilter("ignore", PendingDeprecationWarning)
+    A_MATRIX = np.matrix(np.ones(3))
 
 # (optimizer class, constructor arguments) covering every branch of every kernel
 CONFIGS = [
@@ -146,7 +153,7 @@ def test_backend_matches_reference(compiled_backend, cls, kwargs, clipping, dtyp
     expected = run(cls, kwargs, params, steps, backend="numpy", **options)
     result = run(cls, kwargs, params, steps, backend=compiled_backend.name, n_threads=n_threads, **options)
     # float64: FMA contraction and vector order differ by rounding (centered RMSprop cancels in v - m^2);
-    # float32: the reference rounds every operation to float32, the kernels compute in float64
+    # float32: both compute in float32, the compiled kernels in another order and with FMA contraction
     rtol, atol = (1e-10, 1e-12) if dtype == np.float64 else (1e-4, 1e-5)
     assert_same_state(result, expected, rtol, atol)
 
@@ -159,7 +166,7 @@ def test_fused_single_pass_matches_reference(backend, cls, kwargs, dtype):
     expected = run(cls, kwargs, params, steps, backend="numpy")
     result = run(cls, kwargs, params, steps, backend=backend.name, check_finite=False)
     # float64: FMA contraction and vector order differ by rounding (centered RMSprop cancels in v - m^2);
-    # float32: the reference rounds every operation to float32, the kernels compute in float64
+    # float32: both compute in float32, the compiled kernels in another order and with FMA contraction
     rtol, atol = (1e-10, 1e-12) if dtype == np.float64 else (1e-4, 1e-5)
     assert_same_state(result, expected, rtol, atol)
     raw = [math.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads)) for grads in steps]
@@ -238,31 +245,61 @@ def test_momentum_switched_on_mid_run(backend):
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda: optim.SGD(lr=-0.1), r"invalid lr: -0.1"),
-        (lambda: optim.Adam(betas=(0.9, 1.0)), r"invalid beta2: 1.0"),
-        (lambda: optim.Adam(betas=0.9), r"betas must be a pair"),
-        (lambda: optim.Adam(eps=-1), r"invalid eps"),
-        (lambda: optim.RMSprop(alpha=1.5), r"invalid alpha"),
-        (lambda: optim.SGD(momentum=-1), r"invalid momentum"),
+        (lambda: optim.SGD(lr=-0.1), r"'lr' parameter of SGD must be a float in the range \[0, inf\); got -0.1"),
+        (lambda: optim.Adam(betas=(0.9, 1.0)), r"'betas' parameter of Adam must be a pair .* \[0, 1\); got \(0.9, 1.0\)"),
+        (lambda: optim.Adam(betas=0.9), r"'betas' parameter of Adam must be a pair"),
+        (lambda: optim.Adam(eps=-1), r"'eps' parameter of Adam"),
+        (lambda: optim.RMSprop(alpha=1.5), r"'alpha' parameter of RMSprop must be a float in the range \[0, 1\]"),
+        (lambda: optim.SGD(momentum=-1), r"'momentum' parameter of SGD"),
         (lambda: optim.SGD(nesterov=True), r"Nesterov momentum requires"),
-        (lambda: optim.Adagrad(lr_decay=-1), r"invalid lr_decay"),
-        (lambda: optim.Adagrad(initial_accumulator_value=-1), r"invalid initial_accumulator_value"),
-        (lambda: optim.SGD(weight_decay=-1), r"invalid weight_decay"),
-        (lambda: optim.SGD(lr=float("nan")), r"lr must be finite"),
+        (lambda: optim.SGD(nesterov=1), r"'nesterov' parameter of SGD must be a bool; got 1"),
+        (lambda: optim.Adagrad(lr_decay=-1), r"'lr_decay' parameter of Adagrad"),
+        (lambda: optim.Adagrad(initial_accumulator_value=-1), r"'initial_accumulator_value' parameter of Adagrad"),
+        (lambda: optim.SGD(weight_decay=-1), r"'weight_decay' parameter of SGD"),
+        (lambda: optim.SGD(lr=float("nan")), r"'lr' parameter of SGD .* got nan"),
+        (lambda: optim.SGD(lr="0.1"), r"'lr' parameter of SGD .* got '0.1'"),
+        (lambda: optim.Adam(clip_norm=0), r"'clip_norm' parameter of Adam must be None or a float in the range \(0, inf\)"),
+        (lambda: optim.Adam(clip_value=-1), r"'clip_value' parameter of Adam"),
+        (lambda: optim.Adam(n_threads=0), r"'n_threads' parameter of Adam"),
+        (lambda: optim.Adam(n_threads=2**31), r"'n_threads' parameter of Adam"),
+        (lambda: optim.Adam(backend="gpu"), r"'backend' parameter of Adam must be None or one of 'cython', 'numba', 'numpy'"),
+        (lambda: optim.Adam(check_finite="yes"), r"'check_finite' parameter of Adam must be a bool"),
     ],
 )
-def test_invalid_hyperparameters(make, message):
+def test_invalid_hyperparameters_are_refused_by_the_constructor(make, message):
     with pytest.raises(ValueError, match=message):
         make()
 
 
-def test_invalid_hyperparameter_set_later_is_caught_at_step():
-    opt = optim.Adam()
-    opt.lr = -1.0
+def test_invalid_hyperparameter_is_refused_on_assignment_and_changes_nothing():
+    opt = optim.Adam(lr=0.1)
+    with pytest.raises(ValueError, match=r"'lr' parameter of Adam .* got -1.0"):
+        opt.lr = -1.0
+    assert opt.lr == 0.1
     p = np.ones(2)
-    with pytest.raises(ValueError, match="invalid lr"):
+    opt.step(p, np.ones(2))
+    assert np.all(p < 1)
+
+
+def test_a_settings_conflict_made_by_assignments_is_caught_at_the_next_step():
+    opt = optim.SGD(lr=0.1, momentum=0.9, nesterov=True)
+    opt.momentum = 0.0
+    p = np.ones(2)
+    with pytest.raises(ValueError, match="Nesterov momentum requires"):
         opt.step(p, np.ones(2))
     np.testing.assert_array_equal(p, np.ones(2))
+    assert opt.step_count == 0
+
+
+def test_step_does_not_repack_unchanged_hyperparameters():
+    opt = optim.Adam(lr=0.1, backend="numpy")
+    p = np.ones(2)
+    opt.step(p, np.ones(2))
+    packed = opt._kernel_hyper()
+    opt.step(p, np.ones(2))
+    assert opt._kernel_hyper() is packed
+    opt.lr = 0.05
+    assert opt._kernel_hyper() is not packed and opt._kernel_hyper()[0] == 0.05
 
 
 @pytest.mark.parametrize(
@@ -271,7 +308,8 @@ def test_invalid_hyperparameter_set_later_is_caught_at_step():
         (np.ones(3), np.ones(4), ValueError, r"grads\[0\] has shape \(4,\)"),
         (np.ones(3), np.ones(3, np.float32), ValueError, "dtype float32"),
         ([np.ones(3)], [np.ones(3), np.ones(3)], ValueError, "2 gradient arrays for 1 parameter"),
-        (np.ones(3, dtype=int), np.ones(3), TypeError, "float32 or float64 ndarray"),
+        (np.ones(3, dtype=int), np.ones(3), TypeError, "float32 or float64 numpy.ndarray, got ndarray of dtype int64"),
+        (A_MATRIX, np.ones(3), TypeError, "numpy.ndarray, got matrix"),
         (np.ones((3, 2))[:, 0], np.ones(3), ValueError, "C-contiguous and writeable"),
         ([], [], TypeError, "non-empty list"),
     ],
@@ -390,10 +428,10 @@ TORCH_CONFIGS = [
 @pytest.mark.parametrize("name, kwargs", TORCH_CONFIGS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(TORCH_CONFIGS)])
 @pytest.mark.parametrize("clip_norm", [None, 2.0])
 def test_matches_pytorch(backend, name, kwargs, clip_norm):
-    torch = pytest.importorskip("torch")
+    torch = import_torch()
     params = make_params(np.float64, sizes=(7, 30))
     steps = gradient_sequence(params, 15)
-    ours, _, _ = run(getattr(optim, name), kwargs, params, steps, backend=backend.name, clip_norm=clip_norm)
+    ours, opt_ours, _ = run(getattr(optim, name), kwargs, params, steps, backend=backend.name, clip_norm=clip_norm)
     tensors = [torch.tensor(p, requires_grad=True) for p in params]
     opt = getattr(torch.optim, name)(tensors, **kwargs)
     for grads in steps:
@@ -404,3 +442,13 @@ def test_matches_pytorch(backend, name, kwargs, clip_norm):
         opt.step()
     for p, t in zip(ours, tensors):
         np.testing.assert_allclose(p, t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    compared = 0
+    for buffers, t in zip(opt_ours.state, tensors):  # every state buffer PyTorch keeps under the same name
+        for buffer_name, buffer in buffers.items():
+            if buffer is not None and buffer_name in opt.state[t]:
+                np.testing.assert_allclose(buffer, opt.state[t][buffer_name].numpy(), rtol=1e-10, atol=1e-12, err_msg=buffer_name)
+                compared += 1
+        for scalar_name, value in opt_ours.state_dict()["scalars"].items():
+            if scalar_name in opt.state[t]:
+                assert value == pytest.approx(float(opt.state[t][scalar_name]), rel=1e-12)
+    assert compared >= len(tensors)
