@@ -3,20 +3,30 @@
 Both minimize ``mean loss + alpha/2 ||w||^2`` (scikit-learn's SGD convention;
 the intercept is not penalized) with the fused compiled kernels, and follow
 scikit-learn's estimator conventions: the constructor stores parameters only,
-``fit`` returns ``self``, fitted attributes end in ``_``.  With scikit-learn
-installed they are genuine scikit-learn estimators.
+``fit`` checks them (``_parameter_constraints``) and returns ``self``, fitted
+attributes end in ``_``.  With scikit-learn installed they are genuine
+scikit-learn estimators.
 
-Optimizers: ``"lbfgs"`` (the default: SciPy's L-BFGS-B on the full batch, for
-precision), or a first-order optimizer by name (``"sgd"``, ``"adagrad"``,
-``"rmsprop"``, ``"adam"``) or as a :mod:`fastgd.optim` object (copied, never
-mutated; its ``weight_decay`` must be 0 -- the penalty is ``alpha``), full
-batch (``batch_size=None``) or mini-batch with every step compiled.
+Optimizers (the ``optimizer`` parameter):
+
+* ``"auto"`` (the default): L-BFGS for a plain full-batch ``fit``; Adam for a
+  mini-batch ``fit``, for a full-batch ``fit`` with a ``schedule`` or
+  ``early_stopping``, and for ``partial_fit``;
+* ``"lbfgs"``: SciPy's L-BFGS-B on the full batch, for precision; a
+  ``schedule``, ``early_stopping``, a ``batch_size`` or ``partial_fit`` with it
+  is a ``ValueError``;
+* a first-order optimizer by name (``"sgd"``, ``"adagrad"``, ``"rmsprop"``,
+  ``"adam"``, ``"adamw"`` and the others of :mod:`fastgd.optim`) or as an
+  object (copied, never mutated; its ``weight_decay`` must be 0: the penalty
+  is ``alpha``), full batch (``batch_size=None``) or mini-batch with every
+  step compiled.  An optimizer with decoupled weight decay (``"adamw"``) uses
+  ``alpha`` as its decay coefficient: ``w = w (1 - lr alpha)`` at each step,
+  the intercept untouched; the reported objective is still
+  ``mean loss + alpha/2 ||w||^2``.
 """
 
 import copy
-import math
 import numbers
-import warnings
 
 import numpy as np
 
@@ -28,43 +38,53 @@ from fastgd._sklearn_compat import (
     HAVE_SKLEARN,
     BaseEstimator,
     ClassifierMixin,
-    ConvergenceWarning,
     RegressorMixin,
     check_is_fitted,
     validate_data,
 )
-from fastgd.backends import get_backend
+from fastgd.backends import BACKEND_ORDER, get_backend
 
 __all__ = ["LinearRegression", "LogisticRegression", "EXPECTED_FAILED_CHECKS"]
 
-OPTIMIZERS = {"sgd": optim.SGD, "adagrad": optim.Adagrad, "rmsprop": optim.RMSprop, "adam": optim.Adam}
+# Every declared optimizer of fastgd.optim, by its lowercase name.
+OPTIMIZERS = {name.lower(): getattr(optim, name) for name in optim.__all__ if name != "Optimizer"}
 
 # scikit-learn's check_estimator: checks expected to fail, with their reasons.  None
 # today: the sample-weight equivalence check that scikit-learn marks as an expected
 # failure for its own LogisticRegression and SGD estimators passes here (lbfgs).
 EXPECTED_FAILED_CHECKS = {}
 
-
-def _check_int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
-
-
-def _check_float(name, value, low=0.0, *, open_low=False, high=math.inf):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if value < low or (open_low and value == low) or value > high:
-        raise ValueError(f"{name} must be in {'(' if open_low else '['}{low}, {high}], got {value}")
-    return float(value)
+_INT_FROM_1 = v.Interval(numbers.Integral, 1, None, closed="left")
 
 
 class _GradientDescentModel(BaseEstimator):
     """Shared by both estimators: parameter checks, the fit loop, prediction."""
 
     _loss = None
+    _parameter_constraints = {
+        "alpha": [v.NON_NEGATIVE],
+        "fit_intercept": [v.Boolean()],
+        "optimizer": [v.Options("auto", "lbfgs", *OPTIMIZERS), v.InstanceOf(optim.Optimizer, "a fastgd.optim optimizer")],
+        "lr": [None, v.POSITIVE],
+        "batch_size": [None, v.Interval(numbers.Integral, 1, 2**62, closed="both")],
+        "schedule": [None, v.POSITIVE, v.InstanceOf(sch.AdaptiveRule, "an adaptive rule"),
+                     v.InstanceOf(callable, "a callable epoch -> lr")],
+        "max_iter": [_INT_FROM_1],
+        "tol": [v.NON_NEGATIVE],
+        "n_iter_no_change": [_INT_FROM_1],
+        "clip_norm": [None, v.POSITIVE],
+        "clip_value": [None, v.POSITIVE],
+        "early_stopping": [v.Boolean()],
+        "validation_fraction": [v.Interval(numbers.Real, 0, 1, closed="neither")],
+        "warm_start": [v.Boolean()],
+        "random_state": [None, v.Interval(numbers.Integral, 0, 2**32 - 1, closed="both"),
+                         v.InstanceOf(np.random.RandomState, "a numpy.random.RandomState")],
+        "verbose": [v.Boolean(), v.Interval(numbers.Integral, 0, None, closed="left")],
+        "backend": [None, v.Options(*BACKEND_ORDER)],
+        "n_threads": [None, v.Interval(numbers.Integral, 1, 2**31 - 1, closed="both")],
+    }
 
-    def __init__(self, *, alpha=1e-4, fit_intercept=True, optimizer="lbfgs", lr=None, batch_size=None, schedule=None,
+    def __init__(self, *, alpha=1e-4, fit_intercept=True, optimizer="auto", lr=None, batch_size=None, schedule=None,
                  max_iter=1000, tol=1e-4, n_iter_no_change=5, clip_norm=None, clip_value=None, early_stopping=False,
                  validation_fraction=0.1, warm_start=False, random_state=None, verbose=0, backend=None, n_threads=None):
         self.alpha = alpha
@@ -87,61 +107,67 @@ class _GradientDescentModel(BaseEstimator):
         self.n_threads = n_threads
 
     # -- checks ------------------------------------------------------------------------------
-    def _settings(self, max_iter=None):
-        batch_size = None if self.batch_size is None else _check_int("batch_size", self.batch_size, 1)
-        if self.early_stopping:
-            _check_float("validation_fraction", self.validation_fraction, 0.0, open_low=True, high=0.99)
-        random_state = self.random_state
+    def _validate_params(self):
+        """Every parameter against ``_parameter_constraints``; the checked values, converted."""
+        return v.validate_parameters(type(self).__name__, self.get_params(deep=False), self._parameter_constraints)
+
+    def _settings(self, params, partial=False):
+        random_state = params["random_state"]
         if isinstance(random_state, np.random.RandomState):
             random_state = random_state.randint(2**31)
-        get_backend(self.backend)  # a clear error for an unknown or missing backend
-        for name in ("lr", "clip_norm", "clip_value"):
-            if getattr(self, name) is not None:
-                _check_float(name, getattr(self, name), 0.0, open_low=True)
-        if self.optimizer == "lbfgs" and batch_size is not None:
-            raise ValueError("optimizer='lbfgs' is full-batch: set batch_size=None or choose a first-order optimizer")
+        get_backend(params["backend"])  # a clear error for a backend that cannot load here
         return training.Settings(
-            max_iter=_check_int("max_iter", self.max_iter if max_iter is None else max_iter, 1),
-            tol=_check_float("tol", self.tol),
-            n_iter_no_change=_check_int("n_iter_no_change", self.n_iter_no_change, 1),
-            batch_size=batch_size, backend=self.backend, n_threads=v.check_n_threads(self.n_threads),
-            verbose=_check_int("verbose", self.verbose, 0), random_state=random_state,
+            max_iter=1 if partial else params["max_iter"], tol=params["tol"],
+            n_iter_no_change=params["n_iter_no_change"], batch_size=params["batch_size"], backend=params["backend"],
+            n_threads=v.check_n_threads(params["n_threads"]), verbose=int(params["verbose"]),
+            random_state=random_state, owner=type(self).__name__, warn_at_max_iter=not partial,
         )
 
-    def _first_order_optimizer(self, name_if_lbfgs="adam"):
-        """A fresh optimizer object from the ``optimizer`` parameter (objects are copied)."""
-        spec = self.optimizer
+    def _uses_lbfgs(self, params, partial):
+        """The documented rule of ``optimizer="auto"``; an impossible request for ``"lbfgs"`` is refused."""
+        first_order_needs = {
+            "partial_fit": partial, "a batch_size": params["batch_size"] is not None,
+            "a schedule": params["schedule"] is not None, "early_stopping": params["early_stopping"],
+        }
+        if params["optimizer"] == "lbfgs":
+            conflicts = [what for what, present in first_order_needs.items() if present]
+            if conflicts:
+                raise ValueError(f"optimizer='lbfgs' is full-batch and has no learning rate, so it cannot honour "
+                                 f"{' or '.join(conflicts)}; use optimizer='auto' or a first-order optimizer")
+            return True
+        return params["optimizer"] == "auto" and not any(first_order_needs.values())
+
+    def _first_order_optimizer(self, params):
+        """A fresh optimizer from the ``optimizer`` parameter (objects are copied); Adam for ``"auto"``."""
+        spec = params["optimizer"]
         if isinstance(spec, optim.Optimizer):
-            opt = copy.deepcopy(spec)
-            if getattr(opt, "weight_decay", 0.0):
+            if spec.weight_decay:
                 raise ValueError(
-                    f"the optimizer object has weight_decay={opt.weight_decay}; the estimators' only penalty is "
+                    f"the optimizer object has weight_decay={spec.weight_decay}; the estimators' only penalty is "
                     "alpha (objective mean loss + alpha/2 ||w||^2): set weight_decay=0 and use alpha"
                 )
-            opt.state, opt.step_count, opt.last_grad_norm = None, 0, None
+            opt = copy.deepcopy(spec)
+            opt.reset_state()
         else:
-            name = name_if_lbfgs if spec == "lbfgs" else spec
-            if name not in OPTIMIZERS:
-                raise ValueError(f"optimizer must be 'lbfgs', one of {sorted(OPTIMIZERS)} or a fastgd.optim object, got {spec!r}")
-            opt = OPTIMIZERS[name]()
-        if self.lr is not None:
-            opt.lr = _check_float("lr", self.lr, 0.0, open_low=True)
-        for name in ("clip_norm", "clip_value"):
-            if getattr(self, name) is not None:
-                setattr(opt, name, _check_float(name, getattr(self, name), 0.0, open_low=True))
-        opt.backend, opt.n_threads = self.backend, self.n_threads
-        opt._kernel_arguments()
+            opt = OPTIMIZERS["adam" if spec == "auto" else spec]()
+        if params["lr"] is not None:
+            opt.lr = params["lr"]
+        for name in ("clip_norm", "clip_value", "backend", "n_threads"):
+            if params[name] is not None:
+                setattr(opt, name, params[name])
+        if opt.decouples_weight_decay:
+            opt.weight_decay = params["alpha"]
         return opt
 
-    def _schedule(self, opt, settings):
+    def _schedule(self, opt, params, settings):
         """The schedule object: the parameter, or the default for this kind of training."""
-        if self.schedule is None:
+        if params["schedule"] is None:
             if settings.batch_size is None:
                 return sch.Constant(opt.lr)
             # mini-batch gradients are noisy: divide the rate by 5 when the loss stops improving
             return sch.ReduceLROnPlateau(opt.lr, factor=0.2, patience=max(settings.n_iter_no_change - 2, 0),
                                          threshold=settings.tol, min_lr=opt.lr * 1e-3)
-        return copy.deepcopy(sch.as_schedule(self.schedule))
+        return copy.deepcopy(sch.as_schedule(params["schedule"]))
 
     def _check_fit_data(self, X, y, sample_weight, reset):
         X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32], accept_sparse=False,
@@ -153,44 +179,48 @@ class _GradientDescentModel(BaseEstimator):
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, X, y, sample_weight=None):
         """Fit the model to ``X`` (n, d) and ``y`` (n,), optionally weighting samples; returns self."""
+        params = self._validate_params()
         X, y, sample_weight = self._check_fit_data(X, y, sample_weight, reset=True)
         targets, sample_weight = self._prepare_targets(X, y, sample_weight, partial=False)
-        settings = self._settings()
-        alpha = _check_float("alpha", self.alpha)
+        settings = self._settings(params)
         theta = self._initial_theta(X)
         validation = None
-        if self.early_stopping:
+        if params["early_stopping"]:
             sample_weight, validation = self._hold_out(X, targets, sample_weight, settings)
-        problem = training.Problem(X, targets, sample_weight, self._loss, alpha, bool(self.fit_intercept))
-        with training.blas_held_to_one_thread(settings.backend):
-            if self.optimizer == "lbfgs" and self.schedule is None and settings.batch_size is None and validation is None:
-                result = training.train_lbfgs(problem, theta, settings)
-            else:
-                opt = self._first_order_optimizer()
-                result = training.train_first_order(problem, theta, opt, self._schedule(opt, settings), settings, validation)
-                self._optimizer = opt
+        opt = None if self._uses_lbfgs(params, partial=False) else self._first_order_optimizer(params)
+        result = self._train(X, targets, sample_weight, params, settings, theta, opt, validation)
+        self._optimizer = opt
         self._store(result, X.dtype)
         return self
 
     def partial_fit(self, X, y, sample_weight=None, **kwargs):
         """One epoch on ``(X, y)``, continuing from the previous call's parameters and optimizer state.
 
-        Uses the first-order optimizer configured (Adam when ``optimizer="lbfgs"``).
+        Uses the first-order optimizer configured (Adam for ``optimizer="auto"``);
+        no stop rule but the divergence guard applies to a single epoch.
         """
+        params = self._validate_params()
+        self._uses_lbfgs(params, partial=True)  # refuses "lbfgs"
         first_call = not hasattr(self, "coef_")
         X, y, sample_weight = self._check_fit_data(X, y, sample_weight, reset=first_call)
         targets, sample_weight = self._prepare_targets(X, y, sample_weight, partial=True, **kwargs)
-        settings = self._settings(max_iter=1)
-        settings.tol, settings.n_iter_no_change = 0.0, 10**9  # one epoch, no stop rule but divergence
-        if first_call or not hasattr(self, "_optimizer"):
-            self._optimizer = self._first_order_optimizer()
+        settings = self._settings(params, partial=True)
+        if first_call or getattr(self, "_optimizer", None) is None:
+            self._optimizer = self._first_order_optimizer(params)
         theta = self._initial_theta(X, keep=not first_call)
-        problem = training.Problem(X, targets, sample_weight, self._loss, _check_float("alpha", self.alpha), bool(self.fit_intercept))
         opt = self._optimizer
-        with training.blas_held_to_one_thread(settings.backend):
-            result = training.train_first_order(problem, theta, opt, sch.Constant(opt.lr), settings)
-        self._store(result, X.dtype, warn=False)
+        result = self._train(X, targets, sample_weight, params, settings, theta, opt, None, sch.Constant(opt.lr))
+        self._store(result, X.dtype)
         return self
+
+    def _train(self, X, targets, sample_weight, params, settings, theta, opt, validation, schedule=None):
+        decoupled = opt is not None and opt.decouples_weight_decay
+        problem = training.Problem(X, targets, sample_weight, self._loss, params["alpha"], params["fit_intercept"],
+                                   decoupled=decoupled)
+        if opt is not None and schedule is None:
+            schedule = self._schedule(opt, params, settings)
+        with training.blas_held_to_one_thread(settings.backend):
+            return training.train(problem, theta, settings, opt, schedule, validation)
 
     def _initial_theta(self, X, keep=None):
         keep = (self.warm_start and hasattr(self, "coef_")) if keep is None else keep
@@ -221,7 +251,7 @@ class _GradientDescentModel(BaseEstimator):
             raise ValueError(f"validation_fraction={self.validation_fraction} leaves no training samples")
         return np.sort(rng.permutation(len(targets))[:n_held])
 
-    def _store(self, result, dtype, warn=True):
+    def _store(self, result, dtype):
         d = result.theta.shape[0] - 1
         coef = result.theta[:d].astype(dtype, copy=True)
         intercept = float(result.theta[d]) if self.fit_intercept else 0.0
@@ -229,14 +259,6 @@ class _GradientDescentModel(BaseEstimator):
         self.n_iter_ = int(result.n_iter)
         self.history_ = result.history
         self.stop_reason_ = result.stop_reason
-        if warn and result.stop_reason == "max_iter":
-            warnings.warn(
-                f"{type(self).__name__} reached max_iter={self.max_iter} epochs before converging "
-                f"(gradient norm {result.history['grad_norm'][-1]:.3g} > tol={self.tol}); increase max_iter "
-                "or the learning rate, or standardize the features.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
 
     # -- prediction --------------------------------------------------------------------------
     def _linear(self, X):
@@ -288,8 +310,12 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
     """
 
     _loss = "log_loss"
+    _parameter_constraints = {
+        **_GradientDescentModel._parameter_constraints,
+        "class_weight": [None, v.Options("balanced"), v.InstanceOf(dict, "a dict {label: weight}")],
+    }
 
-    def __init__(self, *, alpha=1e-4, fit_intercept=True, optimizer="lbfgs", lr=None, batch_size=None, schedule=None,
+    def __init__(self, *, alpha=1e-4, fit_intercept=True, optimizer="auto", lr=None, batch_size=None, schedule=None,
                  max_iter=1000, tol=1e-4, n_iter_no_change=5, clip_norm=None, clip_value=None, early_stopping=False,
                  validation_fraction=0.1, class_weight=None, warm_start=False, random_state=None, verbose=0,
                  backend=None, n_threads=None):

@@ -1,28 +1,41 @@
-"""The fit loop: epochs, mini-batches, stop rules, history, divergence guard.
+"""The fit loop: one loop, four ways to step, the same history, stop rules and messages.
 
 The objective is ``mean loss + alpha/2 ||w||^2`` (the intercept is not
 penalized).  Parameters travel as one vector ``theta = [w_1 .. w_d, b]`` in X's
-dtype.  An epoch is either one fused loss+gradient pass and one optimizer step
-(full batch) or one call of the backend's ``minibatch_epoch`` kernel, which runs
-every mini-batch step in compiled code.  Python runs once per epoch: it sets
-the learning rate, records the history and applies the stop rules:
+dtype.  :func:`train` runs one of four strategies on one :class:`FitLoop`:
+
+* full batch -- per epoch one fused loss+gradient pass and one optimizer step;
+* mini-batch -- per epoch one call of the backend's ``minibatch_epoch`` kernel,
+  which runs every mini-batch step in compiled code;
+* Armijo -- full-batch gradient descent with a backtracking line search;
+* L-BFGS -- SciPy's L-BFGS-B on the fused loss+gradient (counted in iterations).
+
+Python runs once per epoch (iteration): the :class:`FitLoop` records the
+history, reports progress, guards against divergence and applies the stop
+rules.  Stop reasons (``STOP_REASONS``):
 
 * ``converged`` -- ``||g|| <= tol``: the gradient is small;
 * ``stalled`` -- the loss improved by less than ``tol |loss|`` for
   ``n_iter_no_change`` epochs while the gradient is not small (a plateau, a
   saddle region or a step too small; under an adaptive rule only once its rate
   is at its floor);
-* ``diverged`` -- a non-finite loss, or one above 1e3 x the first epoch's: the
-  parameters from the start of that epoch are kept and a warning names the fixes;
-* ``max_iter`` -- the epoch budget ran out (a ``ConvergenceWarning``).
+* ``precision`` -- (L-BFGS) the objective cannot decrease any further at the
+  working precision although ``||g|| > tol``: the answer is as good as the
+  arithmetic allows, not a plateau;
+* ``diverged`` -- a non-finite loss, or one above 1e3 x the loss at the initial
+  parameters: the parameters from the start of that epoch are kept (the
+  initial ones if the first epoch diverged) and a warning names the fixes;
+* ``max_iter`` -- the budget ran out (a ``ConvergenceWarning``).
 
 The history holds, per epoch, ``loss``, ``grad_norm`` (in mini-batch training
 the norm of the mean of the epoch's batch gradients, which costs nothing),
-``grad_change = ||g_t - g_{t-1}|| / ||g_{t-1}||`` (NaN at the first epoch) and
-``lr``; with a validation set also ``validation_loss``.
+``grad_change = ||g_t - g_{t-1}|| / ||g_{t-1}||`` (NaN at the first epoch),
+``lr`` (not for L-BFGS, which has no learning rate) and, with a validation set,
+``validation_loss``.
 """
 
 import math
+import sys
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,24 +43,33 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fastgd import schedules as sch
+from fastgd._sklearn_compat import ConvergenceWarning
 from fastgd.backends import get_backend
-from fastgd.backends._spec import LOSS_CODES, OPTIMIZER_CODES
+from fastgd.backends._spec import LOSS_CODES
 
-STOP_REASONS = ("converged", "stalled", "diverged", "max_iter")
+STOP_REASONS = ("converged", "stalled", "precision", "diverged", "max_iter")
 DIVERGENCE_FACTOR = 1e3
-DIVERGENCE_ADVICE = "lower the learning rate (lr), set clip_norm, or standardize the features"
 
 
 @dataclass
 class Problem:
-    """The data and the objective of one fit (validated by the caller)."""
+    """The data and the objective of one fit (validated by the caller).
+
+    ``decoupled``: the penalty is applied by the optimizer as decoupled weight
+    decay (AdamW), so the stepped gradient leaves it out.
+    """
 
     X: np.ndarray
     y: np.ndarray
     sample_weight: np.ndarray  # or None
-    loss: str  # "log_loss" or "squared_error"
+    loss: str  # a key of LOSS_CODES
     alpha: float
     fit_intercept: bool
+    decoupled: bool = False
+
+    def __post_init__(self):
+        if self.loss not in LOSS_CODES:
+            raise ValueError(f"unknown loss {self.loss!r}; choose one of {sorted(LOSS_CODES)}")
 
     @property
     def n_features(self):
@@ -66,6 +88,8 @@ class Settings:
     n_threads: int = 1
     verbose: int = 0
     random_state: object = None
+    owner: str = "fastgd"  # the estimator's name, for messages
+    warn_at_max_iter: bool = True  # False for a single partial_fit epoch
 
 
 @dataclass
@@ -74,89 +98,6 @@ class Result:
     history: dict
     stop_reason: str
     n_iter: int
-
-
-@dataclass
-class History:
-    """Per-epoch records, turned into arrays at the end."""
-
-    columns: dict = field(default_factory=lambda: {"loss": [], "grad_norm": [], "grad_change": [], "lr": []})
-    previous_grad: np.ndarray = None
-
-    def record(self, loss, grad, lr, **extra):
-        grad = np.asarray(grad, dtype=np.float64)
-        norm = float(np.linalg.norm(grad))
-        if self.previous_grad is None:
-            change = math.nan
-        else:
-            base = float(np.linalg.norm(self.previous_grad))
-            change = float(np.linalg.norm(grad - self.previous_grad)) / base if base > 0 else math.inf
-        self.previous_grad = grad.copy()
-        for name, value in dict(loss=loss, grad_norm=norm, grad_change=change, lr=lr, **extra).items():
-            self.columns.setdefault(name, []).append(float(value))
-        return norm
-
-    def arrays(self):
-        return {name: np.asarray(values, dtype=np.float64) for name, values in self.columns.items()}
-
-
-def objective(backend, problem, theta, grad, n_threads):
-    """``mean loss + alpha/2 ||w||^2`` at ``theta``; its gradient written into ``grad``."""
-    d = problem.n_features
-    w = theta[:d]
-    kernel = getattr(backend, "logistic_loss_grad" if problem.loss == "log_loss" else "squared_loss_grad")
-    loss, grad_b = kernel(problem.X, problem.y, w, float(theta[d]), problem.sample_weight, grad[:d], n_threads=n_threads)
-    if problem.alpha:
-        w64 = w.astype(np.float64)
-        loss += 0.5 * problem.alpha * float(w64 @ w64)
-        grad[:d] += problem.alpha * w
-    grad[d] = grad_b if problem.fit_intercept else 0.0
-    return loss
-
-
-class StopRules:
-    """Decides after each epoch whether training ends, and why."""
-
-    def __init__(self, tol, n_iter_no_change):
-        self.tol, self.n_iter_no_change = tol, n_iter_no_change
-        self.first_loss = None
-        self.best_loss, self.epochs_without_progress = math.inf, 0
-
-    def diverged(self, loss):
-        if not math.isfinite(loss):
-            return True
-        if self.first_loss is None:
-            self.first_loss = loss
-            return False
-        return self.first_loss > 0 and loss > DIVERGENCE_FACTOR * self.first_loss
-
-    def after_epoch(self, loss, grad_norm, rate_at_floor=True):
-        """``"converged"``, ``"stalled"`` or ``None`` (go on)."""
-        if grad_norm <= self.tol:
-            return "converged"
-        if loss < self.best_loss - self.tol * abs(loss):
-            self.best_loss, self.epochs_without_progress = loss, 0
-        else:
-            self.best_loss = min(self.best_loss, loss)
-            self.epochs_without_progress += 1
-        if self.epochs_without_progress >= self.n_iter_no_change and rate_at_floor:
-            return "stalled"
-        return None
-
-
-@contextmanager
-def _progress(settings, n_epochs):
-    """A tqdm bar with ``verbose >= 1`` (``None`` otherwise), closed however training ends."""
-    if settings.verbose < 1:
-        yield None
-        return
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=n_epochs, desc="fastgd fit", unit="epoch", leave=False)
-    try:
-        yield bar
-    finally:
-        bar.close()
 
 
 @contextmanager
@@ -174,203 +115,397 @@ def blas_held_to_one_thread(backend_name):
         yield
 
 
-def _report(bar, settings, epoch, history):
-    last = {name: values[-1] for name, values in history.columns.items()}
-    if bar is not None:
-        bar.set_postfix(loss=f"{last['loss']:.6g}", grad_norm=f"{last['grad_norm']:.3g}", refresh=False)
-        bar.update(1)
-    if settings.verbose >= 2:
-        print(f"epoch {epoch + 1}: loss {last['loss']:.8g}, grad_norm {last['grad_norm']:.4g}, lr {last['lr']:.4g}", flush=True)
-
-
-def _warn_diverged(epoch):
-    warnings.warn(
-        f"Training diverged at epoch {epoch + 1} (the loss became non-finite or grew over "
-        f"{DIVERGENCE_FACTOR:g} times its first value); the parameters from the start of that epoch "
-        f"are kept. To fix it: {DIVERGENCE_ADVICE}.",
-        RuntimeWarning,
-        stacklevel=4,
-    )
-
-
-class _Snapshot:
-    """A copy of the parameters and optimizer state (d-sized) to return to."""
-
-    def __init__(self, theta, state):
-        self.theta, self.state = theta.copy(), state.copy()
-
-    def restore(self, theta, state):
-        theta[...] = self.theta
-        state[...] = self.state
-
-
-def bind_optimizer_state(optimizer, theta):
-    """A (3, d + 1) state matrix shared by ``optimizer`` (rows are its buffers) and the kernels.
-
-    The optimizer's state for ``theta`` is kept (e.g. across ``partial_fit`` calls)
-    or created (e.g. Adagrad's initial sum), then moved into the matrix.
-    """
-    state = optimizer.state
-    reusable = state is not None and len(state) == 1 and all(
-        b is None or b.shape == theta.shape for b in state[0].values()
-    )
-    if not reusable:
-        optimizer.state = None
-        optimizer.state = optimizer._state_for([theta])
-    matrix = np.zeros((3, theta.shape[0]), dtype=theta.dtype)
-    for row, buffer in enumerate(optimizer.state[0].values()):
-        if buffer is not None:
-            matrix[row] = buffer
-    names = optimizer._buffer_names()
-    optimizer.state = [{name: (matrix[row] if name in names else None) for row, name in enumerate(optimizer.buffers)}]
-    return matrix
-
-
-def train_first_order(problem, theta, optimizer, schedule, settings, validation=None):
-    """Full-batch or mini-batch training with ``optimizer`` (an :mod:`fastgd.optim` object)."""
-    backend = get_backend(settings.backend)
-    rule = schedule if isinstance(schedule, sch.AdaptiveRule) else None
-    if isinstance(schedule, sch.ArmijoLineSearch):
-        return _train_armijo(problem, theta, optimizer, schedule, settings, backend)
-    lr = rule.start() if rule is not None else None
-    state = bind_optimizer_state(optimizer, theta)
-    history, stops = History(), StopRules(settings.tol, settings.n_iter_no_change)
-    rng = np.random.default_rng(settings.random_state)
-    grad = np.empty(theta.shape[0], dtype=theta.dtype)
-    reason, epoch, before_step = "max_iter", 0, None
-    with _progress(settings, settings.max_iter) as bar:
-        for epoch in range(settings.max_iter):
-            optimizer.lr = lr if rule is not None else schedule(epoch)
-            if settings.batch_size is None:  # the loss at theta_t; the step that led here is undone if need be
-                loss = objective(backend, problem, theta, grad, settings.n_threads)
-                restore_point = before_step
-            else:
-                restore_point = _Snapshot(theta, state)
-                loss = _minibatch_epoch(backend, problem, theta, state, grad, optimizer, settings, rng)
-            if stops.diverged(loss):
-                if restore_point is not None:
-                    restore_point.restore(theta, state)
-                reason = "diverged"
-                _warn_diverged(epoch)
-                break
-            extra = {} if validation is None else {"validation_loss": validation(theta)}
-            grad_norm = history.record(loss, grad, optimizer.lr, **extra)
-            _report(bar, settings, epoch, history)
-            watched = extra.get("validation_loss", loss)
-            decision = rule.observe(watched) if rule is not None else None
-            reason_now = stops.after_epoch(watched, grad_norm, decision.at_floor if decision else True)
-            if reason_now is not None:
-                reason = reason_now
-                break
-            if decision is not None:
-                lr = decision.lr
-                if decision.undo and restore_point is not None:
-                    restore_point.restore(theta, state)
-                    continue
-            if settings.batch_size is None:
-                before_step = _Snapshot(theta, state)
-                optimizer.step([theta], [grad])
-        else:
-            epoch = settings.max_iter - 1
-    return Result(theta, history.arrays(), reason, epoch + 1)
-
-
-def _minibatch_epoch(backend, problem, theta, state, grad_mean, optimizer, settings, rng):
-    """One compiled epoch over a fresh permutation; the optimizer's step count advances."""
-    name, hyper = optimizer._epoch_hyper()
-    order = rng.permutation(problem.X.shape[0])
-    clip_value = math.inf if optimizer.clip_value is None else float(optimizer.clip_value)
-    clip_norm = math.inf if optimizer.clip_norm is None else float(optimizer.clip_norm)
-    grad64 = np.empty(theta.shape[0], dtype=np.float64)
-    loss, n_steps = backend.minibatch_epoch(
-        problem.X, problem.y, problem.sample_weight, order, theta, state, grad64,
-        loss=LOSS_CODES[problem.loss], optimizer=OPTIMIZER_CODES[name], hyper=np.asarray(hyper, dtype=np.float64),
-        step=optimizer.step_count, batch_size=settings.batch_size, alpha=problem.alpha,
-        fit_intercept=problem.fit_intercept, clip_value=clip_value, clip_norm=clip_norm, n_threads=settings.n_threads,
-    )
-    optimizer.step_count += n_steps
-    grad_mean[...] = grad64
+def objective(backend, problem, theta, grad, n_threads):
+    """``mean loss + alpha/2 ||w||^2`` at ``theta``; its gradient written into ``grad``."""
+    d = problem.n_features
+    w = theta[:d]
+    kernel = backend.logistic_loss_grad if problem.loss == "log_loss" else backend.squared_loss_grad
+    loss, grad_b = kernel(problem.X, problem.y, w, float(theta[d]), problem.sample_weight, grad[:d], n_threads=n_threads)
+    if problem.alpha:
+        w64 = w.astype(np.float64)
+        loss += 0.5 * problem.alpha * float(w64 @ w64)
+        grad[:d] += problem.alpha * w
+    grad[d] = grad_b if problem.fit_intercept else 0.0
     return loss
 
 
-def _train_armijo(problem, theta, optimizer, rule, settings, backend):
+# ---- the loop's bookkeeping ---------------------------------------------------------------
+
+
+@dataclass
+class History:
+    """Per-epoch records, turned into arrays at the end."""
+
+    columns: dict = field(default_factory=lambda: {"loss": [], "grad_norm": [], "grad_change": []})
+    previous_grad: np.ndarray = None
+
+    def record(self, loss, grad, **extra):
+        grad = np.asarray(grad, dtype=np.float64)
+        norm = _norm(grad)
+        if self.previous_grad is None:
+            change = math.nan
+        else:
+            base = _norm(self.previous_grad)
+            change = _norm(grad - self.previous_grad) / base if base > 0 else math.inf
+        self.previous_grad = grad.copy()
+        for name, value in dict(loss=loss, grad_norm=norm, grad_change=change, **extra).items():
+            self.columns.setdefault(name, []).append(float(value))
+        return norm
+
+    def __len__(self):
+        return len(self.columns["loss"])
+
+    def arrays(self):
+        return {name: np.asarray(values, dtype=np.float64) for name, values in self.columns.items()}
+
+
+def _norm(vector):
+    """The L2 norm of a float64 vector, without overflow in the sum of squares."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        norm = float(np.linalg.norm(vector))
+        if math.isinf(norm) and np.isfinite(vector).all():
+            largest = float(np.max(np.abs(vector)))
+            norm = largest * float(np.linalg.norm(vector / largest))
+    return norm
+
+
+class StopRules:
+    """Decides after each epoch whether training ends, and why."""
+
+    def __init__(self, tol, n_iter_no_change):
+        self.tol, self.n_iter_no_change = tol, n_iter_no_change
+        self.initial_loss = None
+        self.best_loss, self.epochs_without_progress = math.inf, 0
+
+    def diverged(self, loss):
+        """A non-finite loss, or one over DIVERGENCE_FACTOR x the first loss seen."""
+        if not math.isfinite(loss):
+            return True
+        if self.initial_loss is None:
+            self.initial_loss = loss
+            return False
+        return self.initial_loss > 0 and loss > DIVERGENCE_FACTOR * self.initial_loss
+
+    def after_epoch(self, loss, grad_norm, rate_at_floor=True):
+        """``"converged"``, ``"stalled"`` or ``None`` (go on)."""
+        if grad_norm <= self.tol:
+            return "converged"
+        if loss < self.best_loss - self.tol * abs(loss):
+            self.best_loss, self.epochs_without_progress = loss, 0
+        else:
+            self.best_loss = min(self.best_loss, loss)
+            self.epochs_without_progress += 1
+        if self.epochs_without_progress >= self.n_iter_no_change and rate_at_floor:
+            return "stalled"
+        return None
+
+
+class _Progress:
+    """Progress for ``verbose >= 1``: a bar on a terminal or in a notebook, one line per
+    epoch with ``verbose >= 2`` (written through the bar, so lines never interleave), and
+    a closing summary line where no bar can be drawn (a pipe or a file)."""
+
+    def __init__(self, settings, unit):
+        self.verbose, self.unit, self.bar = settings.verbose, unit, None
+        if self.verbose >= 1 and _can_draw_a_bar():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=settings.max_iter, desc=settings.owner, unit=unit, leave=False, dynamic_ncols=True)
+
+    def update(self, epoch, history):
+        last = {name: values[-1] for name, values in history.columns.items()}
+        if self.bar is not None:
+            self.bar.set_postfix(loss=f"{last['loss']:.6g}", grad_norm=f"{last['grad_norm']:.3g}", refresh=False)
+            self.bar.update(1)
+        if self.verbose >= 2:
+            rate = f", lr {last['lr']:.4g}" if "lr" in last else ""
+            self._write(f"{self.unit} {epoch + 1}: loss {last['loss']:.8g}, grad_norm {last['grad_norm']:.4g}{rate}")
+
+    def close(self, reason, n_iter, history):
+        if self.bar is not None:
+            self.bar.close()
+        if self.verbose >= 1 and len(history):
+            print(f"stopped after {n_iter} {self.unit}s ({reason}): loss {history.columns['loss'][-1]:.8g}, "
+                  f"grad_norm {history.columns['grad_norm'][-1]:.4g}", flush=True)
+
+    def _write(self, line):
+        if self.bar is not None:
+            self.bar.write(line)
+        else:
+            print(line, flush=True)
+
+
+def _can_draw_a_bar():
+    """A terminal or a notebook (tqdm.auto picks the widget), not a pipe or a file."""
+    try:
+        return sys.stderr.isatty() or "ipykernel" in sys.modules
+    except (AttributeError, ValueError):
+        return False
+
+
+class FitLoop:
+    """What every strategy shares: the history, the stop rules, the progress report, the
+    divergence guard and the closing messages.  A strategy calls :meth:`end_of_epoch`
+    after each epoch (iteration) and stops when it returns a reason."""
+
+    def __init__(self, settings, *, unit="epoch", advice, stall_rule=True):
+        self.settings, self.unit, self.advice = settings, unit, advice
+        self.history = History()
+        no_change = settings.n_iter_no_change if stall_rule else math.inf
+        self.stops = StopRules(settings.tol, no_change)
+        self.reason, self.epoch = None, 0
+
+    def diverged(self, loss):
+        """True (and the stop reason set) when ``loss`` shows divergence."""
+        if self.stops.diverged(loss):
+            self.reason = "diverged"
+            return True
+        return False
+
+    def end_of_epoch(self, loss, grad, *, rate_at_floor=True, **extra):
+        """Record the epoch; return the stop reason, or None to go on."""
+        watched = extra.get("validation_loss", loss)
+        grad_norm = self.history.record(loss, grad, **extra)
+        self.progress.update(self.epoch, self.history)
+        self.epoch += 1
+        reason = self.stops.after_epoch(watched, grad_norm, rate_at_floor)
+        if reason is None and self.epoch >= self.settings.max_iter:
+            reason = "max_iter"
+        if reason is not None:
+            self.reason = reason
+        return reason
+
+    @contextmanager
+    def running(self):
+        self.progress = _Progress(self.settings, self.unit)
+        try:
+            yield self
+        finally:
+            self.progress.close(self.reason or "max_iter", max(self.epoch, 1), self.history)
+
+    def result(self, theta):
+        """The :class:`Result`, after the warning the stop reason calls for."""
+        self.reason = self.reason or "max_iter"
+        n_iter = max(self.epoch + (self.reason == "diverged"), 1)
+        if self.reason == "diverged":
+            warnings.warn(
+                f"{self.settings.owner}: training diverged at {self.unit} {self.epoch + 1} (the loss became non-finite "
+                f"or grew over {DIVERGENCE_FACTOR:g} times its initial value); the parameters from before that "
+                f"{self.unit} are kept. To fix it: {self.advice['diverged']}.", RuntimeWarning, stacklevel=4)
+        elif self.reason == "max_iter" and self.settings.warn_at_max_iter:
+            warnings.warn(
+                f"{self.settings.owner} reached max_iter={self.settings.max_iter} {self.unit}s before converging "
+                f"(gradient norm {self.history.columns['grad_norm'][-1]:.3g} > tol={self.settings.tol}); "
+                f"{self.advice['max_iter']}.", ConvergenceWarning, stacklevel=4)
+        return Result(theta, self.history.arrays(), self.reason, n_iter)
+
+
+FIRST_ORDER_ADVICE = {
+    "diverged": "lower the learning rate (lr), set clip_norm, or standardize the features",
+    "max_iter": "increase max_iter or the learning rate, or standardize the features",
+}
+LBFGS_ADVICE = {
+    "diverged": "standardize the features, or increase alpha",
+    "max_iter": "increase max_iter, or standardize the features",
+}
+
+
+# ---- the strategies -----------------------------------------------------------------------
+
+
+def train(problem, theta, settings, optimizer=None, schedule=None, validation=None):
+    """Fit ``theta`` in place: L-BFGS without ``optimizer``, else first-order steps of
+    ``optimizer`` (a :mod:`fastgd.optim` object, stepped in place) at the rates of
+    ``schedule`` (full batch, mini-batch with ``settings.batch_size``, or an Armijo line
+    search).  ``validation(theta)`` gives the loss watched by the stop rules."""
+    backend = get_backend(settings.backend)
+    if optimizer is None:
+        return _lbfgs(problem, theta, settings, backend)
+    if isinstance(schedule, sch.ArmijoLineSearch):
+        return _armijo(problem, theta, optimizer, schedule, settings, backend, validation)
+    return _first_order(problem, theta, optimizer, schedule, settings, backend, validation)
+
+
+class _Rates:
+    """The learning rate of each epoch, from a schedule (epoch -> lr) or an adaptive rule."""
+
+    def __init__(self, schedule):
+        self.rule = schedule if isinstance(schedule, sch.AdaptiveRule) else None
+        self.schedule = schedule
+        self.lr = self.rule.start() if self.rule is not None else None
+
+    def at(self, epoch):
+        return self.lr if self.rule is not None else self.schedule(epoch)
+
+    def observe(self, loss):
+        """The rule's :class:`Decision` on this epoch's loss (a fixed schedule never undoes)."""
+        if self.rule is None:
+            return sch.Decision(math.nan, at_floor=True)
+        decision = self.rule.observe(loss)
+        self.lr = decision.lr
+        return decision
+
+
+class _Checkpoint:
+    """The parameters and the optimizer's state at one moment, to return to."""
+
+    def __init__(self, theta, optimizer):
+        self.theta, self.optimizer_state = theta.copy(), optimizer.snapshot()
+
+    def restore(self, theta, optimizer):
+        theta[...] = self.theta
+        optimizer.restore(self.optimizer_state)
+
+
+def _first_order(problem, theta, optimizer, schedule, settings, backend, validation):
+    """Full-batch or mini-batch steps of ``optimizer``; the rate set once per epoch."""
+    loop, rates = FitLoop(settings, advice=FIRST_ORDER_ADVICE), _Rates(schedule)
+    grad = np.empty(theta.shape[0], dtype=theta.dtype)
+    full_batch = settings.batch_size is None
+    epoch_runner = _full_batch_epoch if full_batch else _minibatch_epoch(problem, settings)
+    previous = _Checkpoint(theta, optimizer)
+    with loop.running():
+        for epoch in range(settings.max_iter):
+            optimizer.lr = rates.at(epoch)
+            before = _Checkpoint(theta, optimizer)
+            loss = epoch_runner(backend, problem, theta, grad, optimizer, settings)
+            # the loss describes the parameters before this epoch's step (full batch) or the epoch's path
+            restore_point = previous if full_batch else before
+            if loop.diverged(loss):
+                restore_point.restore(theta, optimizer)
+                break
+            extra = {"lr": optimizer.lr} if validation is None else {"lr": optimizer.lr, "validation_loss": validation(theta)}
+            decision = rates.observe(extra.get("validation_loss", loss))
+            if loop.end_of_epoch(loss, grad, rate_at_floor=decision.at_floor, **extra) is not None:
+                break
+            if decision.undo:
+                restore_point.restore(theta, optimizer)
+            else:
+                previous = before
+    return loop.result(theta)
+
+
+def _full_batch_epoch(backend, problem, theta, grad, optimizer, settings):
+    """The loss at theta_t, then one step to theta_{t+1}; returns the loss at theta_t."""
+    loss = objective(backend, problem, theta, grad, settings.n_threads)
+    if not math.isfinite(loss):
+        return loss
+    d = problem.n_features
+    stepped = grad.copy()
+    if problem.decoupled:
+        stepped[:d] -= problem.alpha * theta[:d]
+    optimizer.step([theta[:d], theta[d:]], [stepped[:d], stepped[d:]], no_weight_decay=(1,))
+    return loss
+
+
+def _minibatch_epoch(problem, settings):
+    """A runner of compiled mini-batch epochs, each over a fresh permutation of the rows."""
+    rng = np.random.default_rng(settings.random_state)
+
+    def run(backend, problem, theta, grad, optimizer, settings):
+        order = rng.permutation(problem.X.shape[0])
+        grad64 = np.empty(theta.shape[0], dtype=np.float64)
+        loss, n_steps = backend.minibatch_epoch(
+            problem.X, problem.y, problem.sample_weight, order, theta, grad_mean=grad64, **optimizer.bind(theta),
+            loss=LOSS_CODES[problem.loss], batch_size=settings.batch_size, alpha=problem.alpha,
+            decoupled=problem.decoupled, fit_intercept=problem.fit_intercept, n_threads=settings.n_threads,
+        )
+        optimizer.advance(n_steps)
+        grad[...] = grad64
+        return loss
+
+    return run
+
+
+def _armijo(problem, theta, optimizer, rule, settings, backend, validation):
     """Full-batch gradient descent with a backtracking (Armijo) line search."""
     if settings.batch_size is not None:
         raise ValueError("ArmijoLineSearch needs full-batch training (batch_size=None)")
-    history, stops = History(), StopRules(settings.tol, settings.n_iter_no_change)
+    loop = FitLoop(settings, advice=FIRST_ORDER_ADVICE)
     grad, trial_grad = np.empty_like(theta), np.empty_like(theta)
     loss, step = objective(backend, problem, theta, grad, settings.n_threads), rule.start()
-    stops.diverged(loss)
-    reason, epoch = "max_iter", 0
-    with _progress(settings, settings.max_iter) as bar:
-        for epoch in range(settings.max_iter):
-            grad_norm = history.record(loss, grad, step)
-            _report(bar, settings, epoch, history)
-            reason_now = stops.after_epoch(loss, grad_norm)
-            if reason_now is not None:
-                reason = reason_now
+    with loop.running():
+        if loop.diverged(loss):
+            return loop.result(theta)
+        while True:
+            extra = {} if validation is None else {"validation_loss": validation(theta)}
+            if loop.end_of_epoch(loss, grad, lr=step, **extra) is not None:
                 break
-            grad_sq = grad_norm**2
-            while True:
-                trial = (theta - step * grad).astype(theta.dtype)
-                with np.errstate(over="ignore", invalid="ignore"):
-                    trial_loss = objective(backend, problem, trial, trial_grad, settings.n_threads)
-                if math.isfinite(trial_loss) and rule.accepts(loss, trial_loss, grad_sq, step):
-                    break
-                step = rule.backtrack()
-                if step is None:
-                    break
+            step, trial_loss = _line_search(backend, problem, theta, grad, trial_grad, loss, step, rule, settings)
             if step is None:
-                reason = "stalled"
+                loop.reason = "stalled"
                 break
-            theta[...], grad[...], loss = trial, trial_grad, trial_loss
-            optimizer.step_count += 1
+            theta[...], grad[...], loss = theta - step * grad, trial_grad, trial_loss
+            optimizer.advance(1)
             step = rule.observe(loss).lr
-        else:
-            epoch = settings.max_iter - 1
-    return Result(theta, history.arrays(), reason, epoch + 1)
+    return loop.result(theta)
 
 
-def train_lbfgs(problem, theta, settings):
-    """SciPy's L-BFGS-B driven by the fused loss+gradient kernel."""
+def _line_search(backend, problem, theta, grad, trial_grad, loss, step, rule, settings):
+    """The first accepted step from ``step`` down, and the loss there; ``(None, None)`` if none."""
+    grad_sq = float(np.dot(grad.astype(np.float64), grad.astype(np.float64)))
+    while step is not None:
+        trial = (theta - step * grad).astype(theta.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            trial_loss = objective(backend, problem, trial, trial_grad, settings.n_threads)
+        if math.isfinite(trial_loss) and rule.accepts(loss, trial_loss, grad_sq, step):
+            return step, trial_loss
+        step = rule.backtrack()
+    return None, None
+
+
+class _NonFinite(Exception):
+    """The objective overflowed at a trial point of L-BFGS."""
+
+
+def _lbfgs(problem, theta, settings, backend):
+    """SciPy's L-BFGS-B driven by the fused loss+gradient kernel; the loop sees each iteration."""
     from scipy.optimize import minimize
 
-    backend = get_backend(settings.backend)
+    loop = FitLoop(settings, unit="iteration", advice=LBFGS_ADVICE, stall_rule=False)
     grad = np.empty_like(theta)
-    evaluated = {}
+    last = {}
 
     def fun(x):
         theta[...] = x
         with np.errstate(over="ignore", invalid="ignore"):
             loss = objective(backend, problem, theta, grad, settings.n_threads)
         if not math.isfinite(loss):
-            raise FloatingPointError("the objective is not finite")
-        evaluated.update(x=x.copy(), loss=loss, grad=grad.astype(np.float64))
-        return loss, evaluated["grad"]
-
-    history = History()
+            raise _NonFinite
+        last.update(x=x.copy(), loss=loss, grad=grad.astype(np.float64))
+        return loss, last["grad"]
 
     def callback(intermediate_result):
-        x = intermediate_result.x
-        if not np.array_equal(x, evaluated.get("x")):
-            fun(x)
-        history.record(evaluated["loss"], evaluated["grad"], math.nan)
-        _report(bar, settings, len(history.columns["loss"]) - 1, history)
+        if not np.array_equal(intermediate_result.x, last.get("x")):
+            fun(intermediate_result.x)
+        best.update(last)
+        if loop.end_of_epoch(last["loss"], last["grad"]) is not None:
+            raise StopIteration
 
-    pgtol = settings.tol / math.sqrt(theta.shape[0])
-    ftol = 64 * np.finfo(theta.dtype).eps
-    with _progress(settings, settings.max_iter) as bar:
-        result = minimize(fun, theta.astype(np.float64), jac=True, method="L-BFGS-B", callback=callback,
-                          options=dict(maxiter=settings.max_iter, gtol=pgtol, ftol=ftol, maxcor=20))
-    theta[...] = result.x
-    final_loss = objective(backend, problem, theta, grad, settings.n_threads)
-    if not history.columns["loss"]:
-        history.record(final_loss, grad, math.nan)
-    grad_norm = float(np.linalg.norm(grad.astype(np.float64)))
-    if grad_norm <= settings.tol:
-        reason = "converged"
-    elif result.nit >= settings.max_iter:
-        reason = "max_iter"
-    else:
-        reason = "stalled"
-    return Result(theta, history.arrays(), reason, max(int(result.nit), 1))
+    start = theta.astype(np.float64)
+    initial_loss = objective(backend, problem, theta, grad, settings.n_threads)
+    best = dict(x=start, loss=initial_loss, grad=grad.astype(np.float64))
+    with loop.running():
+        if loop.diverged(initial_loss):
+            return loop.result(theta)
+        try:
+            result = minimize(fun, start, jac=True, method="L-BFGS-B", callback=callback,
+                              options=dict(maxiter=settings.max_iter, gtol=settings.tol / math.sqrt(theta.shape[0]),
+                                           ftol=64 * np.finfo(theta.dtype).eps, maxcor=20))
+        except _NonFinite:
+            loop.reason, result = "diverged", None
+        theta[...] = best["x"]
+        if not len(loop.history):
+            loop.end_of_epoch(best["loss"], best["grad"])
+        if loop.reason is None:
+            loop.reason = _lbfgs_reason(result, loop, settings)
+    return loop.result(theta)
+
+
+def _lbfgs_reason(result, loop, settings):
+    """Why SciPy stopped, in the loop's words."""
+    if loop.history.columns["grad_norm"][-1] <= settings.tol:
+        return "converged"
+    if result.nit >= settings.max_iter:
+        return "max_iter"
+    return "precision"

@@ -2,7 +2,8 @@
 
 A backend that cannot load here is skipped with its reason.  Setting
 ``FASTGD_REQUIRE_BACKENDS=cython,numba`` (as CI does) turns such a skip into a
-failure, so a broken build can never pass silently.
+failure, so a broken build can never pass silently; ``FASTGD_REQUIRE_TORCH=1``
+does the same for the PyTorch parity tests.
 """
 
 import os
@@ -13,6 +14,7 @@ import pytest
 from fastgd.backends import BACKEND_ORDER, backend_errors, get_backend
 
 REQUIRED = {name.strip() for name in os.environ.get("FASTGD_REQUIRE_BACKENDS", "").split(",") if name.strip()}
+TORCH_REQUIRED = os.environ.get("FASTGD_REQUIRE_TORCH", "") not in ("", "0")
 
 # (rtol, atol) for comparing a compiled backend with the reference
 TOLERANCES = {np.dtype(np.float64): (1e-10, 1e-12), np.dtype(np.float32): (2e-4, 2e-5)}
@@ -27,6 +29,16 @@ def load_backend(name):
         if name in REQUIRED:
             pytest.fail(f"required backend {name!r} failed to load: {reason}")
         pytest.skip(f"backend {name!r} unavailable: {reason}")
+
+
+def import_torch():
+    """PyTorch for the parity tests: a skip when it is not installed, a failure when
+    ``FASTGD_REQUIRE_TORCH=1`` (as CI sets it)."""
+    if TORCH_REQUIRED:
+        import torch
+
+        return torch
+    return pytest.importorskip("torch")
 
 
 @pytest.fixture(params=BACKEND_ORDER)

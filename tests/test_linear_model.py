@@ -247,10 +247,51 @@ def test_bad_input_errors(cls):
     with pytest.raises(ValueError, match="5 features"):
         model.predict(X[:, :3])
     for bad in (dict(alpha=-1.0), dict(max_iter=0), dict(tol=-1.0), dict(batch_size=0), dict(optimizer="newton"),
-                dict(lr=-0.1), dict(backend="cuda"), dict(clip_norm=0.0), dict(batch_size=10),
-                dict(early_stopping=True, validation_fraction=1.5)):
+                dict(lr=-0.1), dict(backend="cuda"), dict(clip_norm=0.0), dict(optimizer="lbfgs", batch_size=10),
+                dict(early_stopping=True, validation_fraction=1.5), dict(batch_size=2**63), dict(n_threads=2**31),
+                dict(fit_intercept="yes"), dict(verbose=-1)):
         with pytest.raises(ValueError):
             cls(**bad).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (dict(alpha=-1.0), r"The 'alpha' parameter of \w+ must be a float in the range \[0, inf\); got -1.0"),
+        (dict(optimizer="newton"), r"'optimizer' parameter .* must be one of 'auto', 'lbfgs', 'sgd', .* got 'newton'"),
+        (dict(batch_size=2**63), r"'batch_size' parameter .* got 9223372036854775808"),
+        (dict(max_iter=1.5), r"'max_iter' parameter .* an int in the range \[1, inf\); got 1.5"),
+    ],
+)
+def test_parameter_errors_name_the_parameter_the_value_and_what_is_allowed(bad, message):
+    X, y = classification()
+    model = LogisticRegression(**bad)
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, y)
+    assert not hasattr(model, "coef_")
+
+
+@pytest.mark.parametrize("conflict", [dict(batch_size=32), dict(schedule=0.1), dict(early_stopping=True)], ids=str)
+def test_explicit_lbfgs_refuses_what_it_cannot_honour(conflict):
+    X, y = classification()
+    with pytest.raises(ValueError, match="optimizer='lbfgs' is full-batch .* cannot honour"):
+        LogisticRegression(optimizer="lbfgs", **conflict).fit(X, y)
+    with pytest.raises(ValueError, match="cannot honour partial_fit"):
+        LogisticRegression(optimizer="lbfgs").partial_fit(X, y, classes=[0, 1])
+
+
+def test_auto_is_lbfgs_for_a_plain_fit_and_adam_otherwise():
+    X, y = classification()
+    plain = LogisticRegression().fit(X, y)
+    assert plain._optimizer is None and "lr" not in plain.history_  # L-BFGS: iterations, no learning rate
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
+        for options in (dict(batch_size=32, max_iter=3), dict(schedule=0.05, max_iter=3), dict(early_stopping=True, max_iter=3)):
+            model = LogisticRegression(**options).fit(X, y)
+            assert isinstance(model._optimizer, fastgd.optim.Adam), options
+            assert "lr" in model.history_
+    partial = LogisticRegression(batch_size=16).partial_fit(X, y, classes=[0, 1])
+    assert isinstance(partial._optimizer, fastgd.optim.Adam) and partial.n_iter_ == 1
 
 
 def test_classifier_label_errors():

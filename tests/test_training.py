@@ -1,5 +1,6 @@
 """The compiled mini-batch epoch against the NumPy loop, and the fit loop's stop rules."""
 
+import copy
 import math
 import warnings
 
@@ -9,18 +10,19 @@ import pytest
 import fastgd
 from fastgd import optim, training
 from fastgd import schedules as sch
-from fastgd.backends import _spec, reference
+from fastgd.backends import reference
 
-# (optimizer code, hyper-parameters in _spec.HYPER_LAYOUT order)
+# optimizer declarations covering every branch of every rule inside a compiled epoch
 EPOCH_OPTIMIZERS = {
-    "sgd": (0, (0.05, 0.0, 0.0, 0.0)),
-    "sgd-nesterov": (0, (0.01, 0.9, 0.0, 1.0)),
-    "sgd-dampened": (0, (0.01, 0.9, 0.3, 0.0)),
-    "adagrad": (1, (0.1, 0.01, 1e-10)),
-    "rmsprop": (2, (0.01, 0.99, 1e-8, 0.0, 0.0)),
-    "rmsprop-centered-momentum": (2, (0.01, 0.9, 1e-8, 0.5, 1.0)),
-    "adam": (3, (0.01, 0.9, 0.999, 1e-8, 0.0)),
-    "adam-amsgrad": (3, (0.01, 0.8, 0.99, 1e-8, 1.0)),
+    "sgd": optim.SGD(lr=0.05),
+    "sgd-nesterov": optim.SGD(lr=0.01, momentum=0.9, nesterov=True),
+    "sgd-dampened": optim.SGD(lr=0.01, momentum=0.9, dampening=0.3),
+    "adagrad": optim.Adagrad(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1),
+    "rmsprop": optim.RMSprop(lr=0.01),
+    "rmsprop-centered-momentum": optim.RMSprop(lr=0.01, alpha=0.9, momentum=0.5, centered=True),
+    "adam": optim.Adam(lr=0.01),
+    "adam-amsgrad": optim.Adam(lr=0.01, betas=(0.8, 0.99), amsgrad=True),
+    "adamw": optim.AdamW(lr=0.01, weight_decay=0.05),
 }
 
 
@@ -35,54 +37,89 @@ def epoch_problem(n, d, dtype, loss, weighted, seed=0):
     return X, y, weights
 
 
-def run_epochs(kernel, X, y, weights, *, loss, code, hyper, batch_size, alpha=0.01, fit_intercept=True,
-               clip_value=math.inf, clip_norm=math.inf, epochs=3, n_threads=1, seed=0):
-    d = X.shape[1]
-    params = np.zeros(d + 1, dtype=X.dtype)
-    state = np.zeros((3, d + 1), dtype=X.dtype)
-    grad_mean = np.full(d + 1, np.nan)
+def run_epochs(kernel, X, y, weights, *, loss, optimizer, batch_size, alpha=0.01, fit_intercept=True,
+               clip_value=None, clip_norm=None, epochs=3, n_threads=1, seed=0):
+    """Epochs of ``kernel`` from zero with a fresh copy of ``optimizer`` bound to the parameters."""
+    opt = copy.deepcopy(optimizer)
+    opt.clip_value, opt.clip_norm = clip_value, clip_norm
+    params = np.zeros(X.shape[1] + 1, dtype=X.dtype)
+    grad_mean = np.full(X.shape[1] + 1, np.nan)
     rng = np.random.default_rng(seed)
-    results, step = [], 0
+    results = []
     for _ in range(epochs):
         order = rng.permutation(X.shape[0])
-        epoch_loss, n_steps = kernel(X, y, weights, order, params, state, grad_mean, loss=loss, optimizer=code,
-                                     hyper=np.asarray(hyper, dtype=np.float64), step=step, batch_size=batch_size,
-                                     alpha=alpha, fit_intercept=fit_intercept, clip_value=clip_value,
-                                     clip_norm=clip_norm, n_threads=n_threads)
-        step += n_steps
+        epoch_loss, n_steps = kernel(X, y, weights, order, params, grad_mean=grad_mean, **opt.bind(params), loss=loss,
+                                     batch_size=batch_size, alpha=alpha, decoupled=opt.decouples_weight_decay,
+                                     fit_intercept=fit_intercept, n_threads=n_threads)
+        opt.advance(n_steps)
         results.append((epoch_loss, n_steps, grad_mean.copy()))
-    return params, state, results
+    return params, opt, results
 
 
-@pytest.mark.parametrize("optimizer", list(EPOCH_OPTIMIZERS))
-@pytest.mark.parametrize("loss", [0, 1], ids=["log_loss", "squared_error"])
-@pytest.mark.parametrize("batch_size", [1, 7, 64, 5000])
-def test_compiled_epoch_matches_numpy_loop(compiled_backend, optimizer, loss, batch_size, dtype, n_threads):
-    code, hyper = EPOCH_OPTIMIZERS[optimizer]
-    X, y, weights = epoch_problem(301 if batch_size < 64 else 1003, 9, dtype, loss, weighted=batch_size == 7)
-    options = dict(loss=loss, code=code, hyper=hyper, batch_size=batch_size, n_threads=n_threads)
-    params, state, results = run_epochs(compiled_backend.minibatch_epoch, X, y, weights, **options)
-    params_ref, state_ref, results_ref = run_epochs(reference.minibatch_epoch, X, y, weights, **options)
+def assert_same_epochs(run, run_ref, dtype):
+    (params, opt, results), (params_ref, opt_ref, results_ref) = run, run_ref
     rtol, atol = (1e-9, 1e-11) if dtype == np.float64 else (5e-4, 5e-5)
     np.testing.assert_allclose(params, params_ref, rtol=rtol, atol=atol)
-    np.testing.assert_allclose(state, state_ref, rtol=rtol, atol=atol)
+    for buffers, buffers_ref in zip(opt.state, opt_ref.state):
+        for name in buffers:
+            assert (buffers[name] is None) == (buffers_ref[name] is None), name
+            if buffers[name] is not None:
+                np.testing.assert_allclose(buffers[name], buffers_ref[name], rtol=rtol, atol=atol, err_msg=name)
+    assert opt.state_dict()["scalars"] == opt_ref.state_dict()["scalars"]
+    assert opt.step_count == opt_ref.step_count
     for (epoch_loss, n_steps, grad), (epoch_loss_ref, n_steps_ref, grad_ref) in zip(results, results_ref):
         assert n_steps == n_steps_ref
         assert epoch_loss == pytest.approx(epoch_loss_ref, rel=rtol, abs=atol)
         np.testing.assert_allclose(grad, grad_ref, rtol=rtol, atol=atol)
 
 
+@pytest.mark.parametrize("optimizer", list(EPOCH_OPTIMIZERS))
+@pytest.mark.parametrize("loss", [0, 1], ids=["log_loss", "squared_error"])
+@pytest.mark.parametrize("batch_size", [1, 7, 64, 5000])
+def test_compiled_epoch_matches_numpy_loop(compiled_backend, optimizer, loss, batch_size, dtype, n_threads):
+    X, y, weights = epoch_problem(301 if batch_size < 64 else 1003, 9, dtype, loss, weighted=batch_size == 7)
+    options = dict(loss=loss, optimizer=EPOCH_OPTIMIZERS[optimizer], batch_size=batch_size, n_threads=n_threads)
+    assert_same_epochs(run_epochs(compiled_backend.minibatch_epoch, X, y, weights, **options),
+                       run_epochs(reference.minibatch_epoch, X, y, weights, **options), dtype)
+
+
 @pytest.mark.parametrize("clipping", [dict(clip_value=0.05), dict(clip_norm=0.1), dict(clip_value=0.05, clip_norm=0.1)], ids=str)
-def test_compiled_epoch_clipping_and_no_intercept(compiled_backend, clipping, dtype):
-    code, hyper = EPOCH_OPTIMIZERS["adam"]
+@pytest.mark.parametrize("optimizer", ["adam", "adamw"])
+def test_compiled_epoch_clipping_and_no_intercept(compiled_backend, clipping, optimizer, dtype):
     X, y, weights = epoch_problem(500, 6, dtype, 1, weighted=True, seed=4)
-    options = dict(loss=1, code=code, hyper=hyper, batch_size=32, fit_intercept=False, **clipping)
-    params, state, _ = run_epochs(compiled_backend.minibatch_epoch, X, y, weights, **options)
-    params_ref, state_ref, _ = run_epochs(reference.minibatch_epoch, X, y, weights, **options)
-    assert params[-1] == 0.0 and params_ref[-1] == 0.0
-    rtol, atol = (1e-9, 1e-11) if dtype == np.float64 else (5e-4, 5e-5)
-    np.testing.assert_allclose(params, params_ref, rtol=rtol, atol=atol)
-    np.testing.assert_allclose(state, state_ref, rtol=rtol, atol=atol)
+    options = dict(loss=1, optimizer=EPOCH_OPTIMIZERS[optimizer], batch_size=32, fit_intercept=False, **clipping)
+    run = run_epochs(compiled_backend.minibatch_epoch, X, y, weights, **options)
+    run_ref = run_epochs(reference.minibatch_epoch, X, y, weights, **options)
+    assert run[0][-1] == 0.0 and run_ref[0][-1] == 0.0
+    assert_same_epochs(run, run_ref, dtype)
+
+
+def test_reference_epoch_is_a_sequence_of_optimizer_steps():
+    """The reference epoch against Optimizer.step on the same batches, by hand: the
+    recorded gradient carries the penalty, the intercept takes no decoupled decay."""
+    X, y, _ = epoch_problem(60, 4, np.float64, 1, weighted=False, seed=2)
+    alpha, batch = 0.1, 20
+    for name in ("sgd-nesterov", "adamw"):
+        epoch_opt, step_opt = copy.deepcopy(EPOCH_OPTIMIZERS[name]), copy.deepcopy(EPOCH_OPTIMIZERS[name])
+        step_opt.backend = "numpy"
+        if epoch_opt.decouples_weight_decay:  # alpha is the decoupled decay, as in the estimators
+            epoch_opt.weight_decay = step_opt.weight_decay = alpha
+        params, expected = np.zeros(5), np.zeros(5)
+        order = np.arange(60)[::-1].copy()
+        grad_mean = np.empty(5)
+        reference.minibatch_epoch(X, y, None, order, params, grad_mean=grad_mean, **epoch_opt.bind(params), loss=1,
+                                  batch_size=batch, alpha=alpha, decoupled=epoch_opt.decouples_weight_decay,
+                                  fit_intercept=True, n_threads=1)
+        recorded = []
+        for start in range(0, 60, batch):
+            rows = order[start:start + batch]
+            g = np.empty(5)
+            _, g[4] = reference.squared_loss_grad(X[rows], y[rows], expected[:4], expected[4], None, g[:4], n_threads=1)
+            recorded.append(g + np.r_[alpha * expected[:4], 0.0])
+            stepped = g if step_opt.decouples_weight_decay else recorded[-1]
+            step_opt.step([expected[:4], expected[4:]], [stepped[:4].copy(), stepped[4:].copy()], no_weight_decay=(1,))
+        np.testing.assert_allclose(params, expected, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(grad_mean, np.mean(recorded, axis=0), rtol=1e-12, atol=1e-15)
 
 
 def test_epoch_skips_batches_of_zero_weight(backend):
@@ -91,19 +128,11 @@ def test_epoch_skips_batches_of_zero_weight(backend):
     weights[::2] = 1.0
     order = np.arange(40)
     order = np.concatenate([order[1::2], order[::2]])  # the first 20 rows all weigh 0
-    params, state, grad = np.zeros(4), np.zeros((3, 4)), np.empty(4)
-    code, hyper = EPOCH_OPTIMIZERS["sgd"]
-    _, n_steps = backend.minibatch_epoch(X, y, weights, order, params, state, grad, loss=0, optimizer=code,
-                                         hyper=np.asarray(hyper), step=0, batch_size=10, alpha=0.0, fit_intercept=True,
-                                         clip_value=math.inf, clip_norm=math.inf, n_threads=1)
+    params, grad = np.zeros(4), np.empty(4)
+    opt = optim.SGD(lr=0.05)
+    _, n_steps = backend.minibatch_epoch(X, y, weights, order, params, grad_mean=grad, **opt.bind(params), loss=0,
+                                         batch_size=10, alpha=0.0, decoupled=False, fit_intercept=True, n_threads=1)
     assert n_steps == 2
-
-
-def test_hyper_layout_covers_every_optimizer():
-    assert set(_spec.HYPER_LAYOUT) == set(_spec.OPTIMIZER_CODES.values())
-    for cls in (optim.SGD, optim.Adagrad, optim.RMSprop, optim.Adam):
-        name, hyper = cls()._epoch_hyper()
-        assert len(hyper) == len(_spec.HYPER_LAYOUT[_spec.OPTIMIZER_CODES[name]])
 
 
 # ---- the fit loop: history and stop reasons -----------------------------------------------------
@@ -208,13 +237,14 @@ def test_same_seed_same_parameters_across_backends(compiled_backend):
     np.testing.assert_allclose(compiled.history_["loss"], reference_fit.history_["loss"], rtol=1e-4)
 
 
-def test_bind_optimizer_state_shares_memory():
+def test_bind_hands_the_optimizers_own_state_to_a_compiled_loop():
     theta = np.zeros(4)
-    opt = optim.RMSprop(momentum=0.5, centered=True)
-    matrix = training.bind_optimizer_state(opt, theta)
+    opt = optim.RMSprop(momentum=0.5, centered=True, backend="numpy")
+    bound = opt.bind(theta)
     opt.step([theta], [np.ones(4)])
-    np.testing.assert_array_equal(matrix[0], opt.state[0]["square_avg"])
-    assert np.shares_memory(matrix, opt.state[0]["grad_avg"])
+    np.testing.assert_array_equal(bound["state"][0], opt.state[0]["square_avg"])
+    assert np.shares_memory(bound["state"], opt.state[0]["grad_avg"])
+    assert bound["optimizer"] == optim.RMSprop.code and bound["step"] == 0
 
 
 def test_verbose_prints_a_line_per_epoch(capsys):
@@ -224,3 +254,56 @@ def test_verbose_prints_a_line_per_epoch(capsys):
         fastgd.LogisticRegression(optimizer="adam", lr=0.05, max_iter=3, tol=0.0, verbose=2, backend="numpy").fit(X, y)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch ")]
     assert len(lines) == 3 and "loss" in lines[0] and "grad_norm" in lines[0]
+
+
+# ---- one loop, the same messages for every strategy -------------------------------------------
+
+
+def test_lbfgs_stops_at_the_working_precision_and_says_so():
+    """tol=0 cannot be met: L-BFGS ends when the objective no longer decreases in floating
+    point -- 'precision', not a plateau, and no warning."""
+    X, y = standardized_classification()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = fastgd.LogisticRegression(tol=0.0, backend="numpy").fit(X, y)
+    assert model.stop_reason_ == "precision" and model.stop_reason_ in training.STOP_REASONS
+    assert model.history_["grad_norm"][-1] < 1e-6
+    assert "lr" not in model.history_
+
+
+def test_lbfgs_max_iter_speaks_of_iterations_not_learning_rates():
+    X, y = standardized_classification()
+    with pytest.warns(fastgd.ConvergenceWarning) as caught:
+        model = fastgd.LogisticRegression(max_iter=2, tol=1e-12, backend="numpy").fit(X, y)
+    message = str(caught[0].message)
+    assert "max_iter=2 iterations" in message and "learning rate" not in message
+    assert model.stop_reason_ == "max_iter" and model.n_iter_ == 2 and len(model.history_["loss"]) == 2
+
+
+def test_lbfgs_overflow_at_a_trial_point_stops_as_diverged_with_finite_parameters():
+    X, y = standardized_classification()
+    X = X.copy()
+    X[:, 1] *= 1e160
+    with pytest.warns(RuntimeWarning, match="diverged .* standardize the features"):
+        model = fastgd.LogisticRegression(backend="numpy").fit(X, y)
+    assert model.stop_reason_ == "diverged"
+    assert np.isfinite(model.coef_).all() and np.isfinite(model.intercept_).all()
+
+
+def test_armijo_keeps_the_validation_set():
+    X, y = standardized_classification()
+    model = fastgd.LogisticRegression(optimizer="sgd", schedule=sch.ArmijoLineSearch(lr=4.0), early_stopping=True,
+                                      max_iter=30, tol=1e-6, backend="numpy", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
+        model.fit(X, y)
+    assert model.history_["validation_loss"].shape == model.history_["loss"].shape
+    assert model.history_["lr"].shape == model.history_["loss"].shape
+
+
+def test_verbose_lines_in_a_pipe_end_with_a_summary(capsys):
+    X, y = standardized_classification(500, 3)
+    fastgd.LogisticRegression(verbose=2, backend="numpy").fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("iteration 1: loss") and "lr" not in lines[0]
+    assert lines[-1].startswith("stopped after") and "converged" in lines[-1]
