@@ -22,7 +22,8 @@ Optimizers (the ``optimizer`` parameter):
   step compiled.  An optimizer with decoupled weight decay (``"adamw"``) uses
   ``alpha`` as its decay coefficient: ``w = w (1 - lr alpha)`` at each step,
   the intercept untouched; the reported objective is still
-  ``mean loss + alpha/2 ||w||^2``.
+  ``mean loss + alpha/2 ||w||^2``, whose minimum is not quite AdamW's fixed
+  point (its decay is not scaled by Adam's per-coordinate step).
 """
 
 import copy

@@ -12,7 +12,7 @@ import fastgd
 from fastgd import optim
 from fastgd import schedules as sch
 from fastgd._sklearn_compat import NotFittedError
-from fastgd.linear_model import EXPECTED_FAILED_CHECKS, LinearRegression, LogisticRegression
+from fastgd.linear_model import EXPECTED_FAILED_CHECKS, OPTIMIZERS, LinearRegression, LogisticRegression
 
 ESTIMATORS = [LinearRegression, LogisticRegression]
 
@@ -69,6 +69,23 @@ def test_first_order_optimizers_reach_the_ridge_optimum(backend, optimizer, opti
                              backend=backend.name, **options).fit(X, y)
     assert model.stop_reason_ == "converged"
     np.testing.assert_allclose(model.coef_, w, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_every_optimizer_trains_by_mini_batches_alike_in_every_backend(backend, name):
+    """Each optimizer by name: 40 epochs of batches of 32 come near the optimum (AdamW's
+    decoupled decay has its own fixed point, a little away from the L2 objective's), and
+    every backend takes the very steps of the NumPy reference."""
+    X, y = classification(600, 5)
+    best = LogisticRegression(alpha=0.01, tol=1e-10, backend="numpy").fit(X, y).history_["loss"][-1]
+    options = dict(alpha=0.01, optimizer=name, lr=0.05, batch_size=32, max_iter=40, tol=0.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
+        model = LogisticRegression(**options, backend=backend.name).fit(X, y)
+        expected = LogisticRegression(**options, backend="numpy").fit(X, y)
+    assert relative_gap(model.history_["loss"][-1], best) < (0.05 if name == "adamw" else 0.02)
+    np.testing.assert_allclose(model.coef_, expected.coef_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(model.history_["loss"], expected.history_["loss"], rtol=1e-10)
 
 
 def test_default_logistic_fit_reaches_the_optimum(backend):
