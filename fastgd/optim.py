@@ -40,7 +40,7 @@ import numpy as np
 from fastgd import _validation as v
 from fastgd.backends import BACKEND_ORDER, get_backend
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "NAdam"]
 
 NORM_EPS = 1e-6  # as torch.nn.utils.clip_grad_norm_
 _UNIT = v.Interval(numbers.Real, 0, 1, closed="left")
@@ -485,3 +485,26 @@ class AdamW(Adam):
 
     weight_decay = Hyper(1e-2, v.NON_NEGATIVE)
     decoupled_weight_decay = Hyper(True, v.Boolean())
+
+
+class NAdam(Optimizer):
+    """Adam with Nesterov momentum (PyTorch's NAdam), at step t, ``psi`` = momentum_decay::
+
+        mu_t = beta1 (1 - 0.5 * 0.96^(t psi)),   mu_product = mu_1 mu_2 ... mu_t
+        m = m + (1 - beta1)(d - m),   v = beta2 v + (1 - beta2) d^2,   a = sqrt(v / (1 - beta2^t)) + eps
+        p = p - lr (1 - mu_t) / (1 - mu_product) d / a - lr mu_{t+1} / (1 - mu_product mu_{t+1}) m / a
+
+    ``weight_decay`` adds ``weight_decay * p`` to ``d`` (L2), or with
+    ``decoupled_weight_decay`` shrinks ``p = p (1 - lr weight_decay)`` first.
+    ``mu_product`` is kept in float64 (PyTorch keeps it in its default dtype).
+    """
+
+    code = 4
+    lr = Hyper(2e-3, v.NON_NEGATIVE)
+    betas = Hyper((0.9, 0.999), v.PairOf(_UNIT), slots=("beta1", "beta2"))
+    eps = Hyper(1e-8, v.NON_NEGATIVE)
+    weight_decay = Hyper(0.0, v.NON_NEGATIVE)
+    momentum_decay = Hyper(4e-3, v.NON_NEGATIVE)
+    decoupled_weight_decay = Hyper(False, v.Boolean())
+    buffers = (Buffer("exp_avg"), Buffer("exp_avg_sq"))
+    scalars = {"mu_product": 1.0}

@@ -102,6 +102,29 @@ static inline void fgd_adam_coefficients(const double *hyper, double t, double *
     k->c[7] = hyper[5];
 }
 
+/* NAdam, hyper (lr, beta1, beta2, eps, weight_decay, momentum_decay, decoupled_weight_decay),
+ * state (exp_avg, exp_avg_sq), scalars (mu_product).  With mu_t = beta1 (1 - 0.5 * 0.96^(t momentum_decay)),
+ * mu_product *= mu_t here; c = (grad_coef, avg_coef, bias_correction2, decay, 1 - beta1, beta2, 1 - beta2, eps)
+ * with grad_coef = lr (1 - mu_t) / (1 - mu_product), avg_coef = lr mu_{t+1} / (1 - mu_product mu_{t+1}),
+ * bias_correction2 = 1 - beta2^t and decay as Adam's. */
+static inline void fgd_nadam_coefficients(const double *hyper, double t, double *scalars, fgd_coefficients *k)
+{
+    double lr = hyper[0], beta1 = hyper[1], beta2 = hyper[2], weight_decay = hyper[4], momentum_decay = hyper[5];
+    int decoupled = hyper[6] != 0.0;
+    double mu = beta1 * (1.0 - 0.5 * pow(0.96, t * momentum_decay));
+    double mu_next = beta1 * (1.0 - 0.5 * pow(0.96, (t + 1.0) * momentum_decay));
+    scalars[0] *= mu;
+    k->weight_decay = decoupled ? 0.0 : weight_decay;
+    k->c[0] = lr * (1.0 - mu) / (1.0 - scalars[0]);
+    k->c[1] = lr * mu_next / (1.0 - scalars[0] * mu_next);
+    k->c[2] = 1.0 - pow(beta2, t);
+    k->c[3] = decoupled ? 1.0 - lr * weight_decay : 1.0;
+    k->c[4] = 1.0 - beta1;
+    k->c[5] = beta2;
+    k->c[6] = 1.0 - beta2;
+    k->c[7] = hyper[3];
+}
+
 /* "omp simd reduction" lets the compiler vectorize the sum of squares without
  * -ffast-math (active with -fopenmp or -fopenmp-simd, ignored otherwise).
  * Not with MSVC: its /openmp (OpenMP 2.0) has no simd construct, and its
@@ -155,6 +178,7 @@ static const fgd_optimizer fgd_optimizers[] = {
     FGD_OPTIMIZER(adagrad), /* 1 */
     FGD_OPTIMIZER(rmsprop), /* 2 */
     FGD_OPTIMIZER(adam),    /* 3 */
+    FGD_OPTIMIZER(nadam),   /* 4 */
 };
 
 /* ------------------------------------------------ entry points, in chunks */

@@ -155,5 +155,24 @@ FGD_DISPATCHED double FGD_NAME(fgd_adam)(FGD_T *FGD_RESTRICT p, const FGD_T *FGD
                           : FGD_NAME(fgd_adam_case)(p, g, m, v, vmax, n, k, 0);
 }
 
+FGD_DISPATCHED double FGD_NAME(fgd_nadam)(FGD_T *FGD_RESTRICT p, const FGD_T *FGD_RESTRICT g,
+                                          FGD_T *FGD_RESTRICT state, ptrdiff_t stride, ptrdiff_t n,
+                                          const fgd_coefficients *k)
+{
+    FGD_PREPARATION(k);
+    const FGD_T grad_coef = (FGD_T)k->c[0], avg_coef = (FGD_T)k->c[1], bias_correction2 = (FGD_T)k->c[2];
+    const FGD_T decay = (FGD_T)k->c[3], rest1 = (FGD_T)k->c[4], beta2 = (FGD_T)k->c[5], rest2 = (FGD_T)k->c[6];
+    const FGD_T eps = (FGD_T)k->c[7];
+    FGD_T *FGD_RESTRICT m = state, *FGD_RESTRICT v = state + stride;
+    FGD_LANE_LOOP(FGD_T d = FGD_PREPARED(p[i]);
+                  FGD_T pi = p[i] * decay;
+                  FGD_T mi = m[i] + rest1 * (d - m[i]);
+                  FGD_T vi = beta2 * v[i] + rest2 * d * d;
+                  m[i] = mi;
+                  v[i] = vi;
+                  FGD_T denom = FGD_SQRT(vi / bias_correction2) + eps;
+                  p[i] = pi - grad_coef * (d / denom) - avg_coef * (mi / denom);)
+}
+
 #undef FGD_PREPARATION
 #undef FGD_PREPARED

@@ -32,6 +32,9 @@ CONFIGS = [
     (optim.Adam, dict(lr=0.01, weight_decay=0.01, amsgrad=True)),
     (optim.AdamW, dict(lr=0.01)),
     (optim.AdamW, dict(lr=0.01, amsgrad=True, betas=(0.8, 0.99))),
+    (optim.NAdam, dict(lr=0.01)),
+    (optim.NAdam, dict(lr=0.01, weight_decay=0.01, momentum_decay=0.01)),
+    (optim.NAdam, dict(lr=0.01, weight_decay=0.05, decoupled_weight_decay=True, betas=(0.8, 0.99))),
 ]
 CONFIG_IDS = [f"{cls.__name__}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for cls, kw in CONFIGS]
 CLIPPING = {"none": {}, "value": {"clip_value": 0.5}, "norm": {"clip_norm": 2.0}, "both": {"clip_value": 0.5, "clip_norm": 2.0}}
@@ -124,6 +127,17 @@ def test_adamw_decays_the_parameters_not_the_gradient():
     p2, opt2 = np.array([2.0]), optim.Adam(lr=0.1, weight_decay=0.5, eps=0.0, backend="numpy")
     opt2.step(p2, np.array([1.0]))  # L2: g = 1 + 1 = 2; first step still lr * sign(g)
     np.testing.assert_allclose(p2, [1.9])
+
+
+def test_nadam_first_step_by_hand():
+    """Step 1: m = (1 - b1) g and v / (1 - b2) = g^2, so with eps = 0 both terms point along sign(g):
+    p -= lr (1 - mu1) / (1 - mu1) sign(g) + lr mu2 / (1 - mu1 mu2) (1 - b1) sign(g)."""
+    p, opt = np.array([1.0, 1.0]), optim.NAdam(lr=0.1, eps=0.0, momentum_decay=0.5, backend="numpy")
+    opt.step(p, np.array([3.0, -0.5]))
+    mu1, mu2 = 0.9 * (1 - 0.5 * 0.96**0.5), 0.9 * (1 - 0.5 * 0.96**1.0)
+    step = 0.1 * (1 + mu2 * 0.1 / (1 - mu1 * mu2))
+    np.testing.assert_allclose(p, [1 - step, 1 + step])
+    assert opt.state_dict()["scalars"] == {"mu_product": pytest.approx(mu1)}
 
 
 def test_clipping_order_value_then_norm():
@@ -371,6 +385,7 @@ QUADRATIC_SETTINGS = [
     (optim.RMSprop, dict(lr=0.01, centered=True)),
     (optim.Adam, dict(lr=0.05)),
     (optim.AdamW, dict(lr=0.05, weight_decay=0.0)),
+    (optim.NAdam, dict(lr=0.05)),
 ]
 
 
@@ -422,6 +437,8 @@ TORCH_CONFIGS = [
     ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True, weight_decay=0.01)),
     ("Adam", dict(lr=0.01, weight_decay=0.01, amsgrad=True)),
     ("AdamW", dict(lr=0.01)),
+    ("NAdam", dict(lr=0.01, weight_decay=0.01)),
+    ("NAdam", dict(lr=0.01, weight_decay=0.01, momentum_decay=0.01, decoupled_weight_decay=True)),
 ]
 
 
@@ -433,13 +450,18 @@ def test_matches_pytorch(backend, name, kwargs, clip_norm):
     steps = gradient_sequence(params, 15)
     ours, opt_ours, _ = run(getattr(optim, name), kwargs, params, steps, backend=backend.name, clip_norm=clip_norm)
     tensors = [torch.tensor(p, requires_grad=True) for p in params]
-    opt = getattr(torch.optim, name)(tensors, **kwargs)
-    for grads in steps:
-        for t, g in zip(tensors, grads):
-            t.grad = torch.tensor(g)
-        if clip_norm is not None:
-            torch.nn.utils.clip_grad_norm_(tensors, clip_norm)
-        opt.step()
+    default_dtype = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # PyTorch keeps scalar state (NAdam's mu_product) in this dtype
+    try:
+        opt = getattr(torch.optim, name)(tensors, **kwargs)
+        for grads in steps:
+            for t, g in zip(tensors, grads):
+                t.grad = torch.tensor(g)
+            if clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(tensors, clip_norm)
+            opt.step()
+    finally:
+        torch.set_default_dtype(default_dtype)
     for p, t in zip(ours, tensors):
         np.testing.assert_allclose(p, t.detach().numpy(), rtol=1e-10, atol=1e-12)
     compared = 0

@@ -23,6 +23,8 @@ EPOCH_OPTIMIZERS = {
     "adam": optim.Adam(lr=0.01),
     "adam-amsgrad": optim.Adam(lr=0.01, betas=(0.8, 0.99), amsgrad=True),
     "adamw": optim.AdamW(lr=0.01, weight_decay=0.05),
+    "nadam": optim.NAdam(lr=0.01, momentum_decay=0.01),
+    "nadam-decoupled": optim.NAdam(lr=0.01, weight_decay=0.05, decoupled_weight_decay=True),
 }
 
 
@@ -99,7 +101,7 @@ def test_reference_epoch_is_a_sequence_of_optimizer_steps():
     recorded gradient carries the penalty, the intercept takes no decoupled decay."""
     X, y, _ = epoch_problem(60, 4, np.float64, 1, weighted=False, seed=2)
     alpha, batch = 0.1, 20
-    for name in ("sgd-nesterov", "adamw"):
+    for name in ("sgd-nesterov", "adamw", "nadam-decoupled"):
         epoch_opt, step_opt = copy.deepcopy(EPOCH_OPTIMIZERS[name]), copy.deepcopy(EPOCH_OPTIMIZERS[name])
         step_opt.backend = "numpy"
         if epoch_opt.decouples_weight_decay:  # alpha is the decoupled decay, as in the estimators

@@ -175,7 +175,26 @@ def _adam(p, g, state, scalars, hyper, t):
     p -= (lr / (1 - beta1**t)) * exp_avg / denom
 
 
-_RULES = {0: _sgd, 1: _adagrad, 2: _rmsprop, 3: _adam}  # by optimizer code
+def _nadam(p, g, state, scalars, hyper, t):
+    """NAdam: ``mu_t = beta1 (1 - 0.5 * 0.96^(t psi))``, ``mu_product *= mu_t``; Nesterov-weighted d and m over
+    ``sqrt(v / (1 - beta2^t)) + eps``; L2 decay in d, or decoupled ``p *= 1 - lr wd``."""
+    lr, beta1, beta2, eps, weight_decay, momentum_decay, decoupled = hyper
+    exp_avg, exp_avg_sq = state[0], state[1]
+    d = g if decoupled else _with_l2(p, g, weight_decay)
+    if decoupled:
+        p *= 1 - lr * weight_decay
+    mu = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
+    mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+    scalars[0] *= mu
+    exp_avg += (1 - beta1) * (d - exp_avg)
+    exp_avg_sq *= beta2
+    exp_avg_sq += (1 - beta2) * d * d
+    denom = np.sqrt(exp_avg_sq / (1 - beta2**t)) + eps
+    p -= (lr * (1 - mu) / (1 - scalars[0])) * (d / denom)
+    p -= (lr * mu_next / (1 - scalars[0] * mu_next)) * (exp_avg / denom)
+
+
+_RULES = {0: _sgd, 1: _adagrad, 2: _rmsprop, 3: _adam, 4: _nadam}  # by optimizer code
 
 
 def optimizer_update(p, g, state, scalars, *, code, hyper, step, clip_value, grad_scale, n_threads):

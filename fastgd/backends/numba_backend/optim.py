@@ -38,7 +38,7 @@ _SCALAR = dict(nogil=True, error_model="numpy")
 _PARALLEL = dict(nogil=True, parallel=True)
 
 # the optimizer codes, as declared in fastgd.optim
-_SGD, _ADAGRAD, _RMSPROP, _ADAM = 0, 1, 2, 3
+_SGD, _ADAGRAD, _RMSPROP, _ADAM, _NADAM = 0, 1, 2, 3, 4
 _N_COEF = 4  # length of ``coef``: the most step-dependent coefficients of any optimizer
 
 
@@ -207,6 +207,49 @@ def _adam_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, amsgrad
     return raw
 
 
+# ---- NAdam: hyper (lr, beta1, beta2, eps, weight_decay, momentum_decay, decoupled_weight_decay);
+#      rows (exp_avg, exp_avg_sq); scalars (mu_product,)
+
+
+@fastgd_njit(inline="always", **_SCALAR)
+def _nadam_coefficients(hyper, t, scalars, coef):
+    """With ``mu_t = beta1 (1 - 0.5 * 0.96^(t psi))``: ``mu_product *= mu_t``;
+    ``coef = (lr (1 - mu_t) / (1 - mu_product), lr mu_{t+1} / (1 - mu_product mu_{t+1}), 1 - beta2^t)``."""
+    lr, beta1, momentum_decay = hyper[0], hyper[1], hyper[5]
+    mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
+    mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1.0) * momentum_decay))
+    scalars[0] *= mu
+    coef[0] = lr * (1.0 - mu) / (1.0 - scalars[0])
+    coef[1] = lr * mu_next / (1.0 - scalars[0] * mu_next)
+    coef[2] = 1.0 - hyper[2] ** t
+
+
+@fastgd_njit(inline="always", **_UPDATE)
+def _nadam_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi):
+    """Decoupled: ``p *= 1 - lr weight_decay`` and no L2 term in d.  Then
+    ``m += (1 - beta1)(d - m)``, ``v = beta2 v + (1 - beta2) d^2``, ``a = sqrt(v / coef[2]) + eps``;
+    ``p -= coef[0] d / a + coef[1] m / a``."""
+    lr, beta1, beta2, eps, weight_decay, decoupled = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4], hyper[6] != 0.0
+    grad_coef, avg_coef, bias_correction2 = coef[0], coef[1], coef[2]
+    l2 = 0.0 if decoupled else weight_decay
+    decay = 1.0 - lr * weight_decay if decoupled else 1.0
+    p, g, m, v = p[lo:hi], g[lo:hi], state[0, lo:hi], state[1, lo:hi]
+    raw = 0.0
+    for i in range(g.shape[0]):  # views: the index is known non-negative, so the loop vectorizes
+        gi = np.float64(g[i])
+        raw += gi * gi
+        pi = np.float64(p[i])
+        d = _prepared(pi, gi, clip_value, grad_scale, l2)
+        p[i] = pi * decay
+        pi = np.float64(p[i])
+        mi = np.float64(m[i])
+        m[i] = mi + (1.0 - beta1) * (d - mi)
+        v[i] = beta2 * np.float64(v[i]) + (1.0 - beta2) * d * d
+        denom = math.sqrt(np.float64(v[i]) / bias_correction2) + eps
+        p[i] = pi - grad_coef * (d / denom) - avg_coef * (np.float64(m[i]) / denom)
+    return raw
+
+
 # ---- the dispatch: one entry per optimizer code in each function --------------------------
 
 
@@ -221,6 +264,8 @@ def _coefficients(code, hyper, t, scalars, coef):
         _adagrad_coefficients(hyper, tf, scalars, coef)
     elif code == _ADAM:
         _adam_coefficients(hyper, tf, scalars, coef)
+    elif code == _NADAM:
+        _nadam_coefficients(hyper, tf, scalars, coef)
 
 
 @fastgd_njit(**_UPDATE)
@@ -245,6 +290,8 @@ def _update_range(code, p, g, state, hyper, coef, clip_value, grad_scale, lo, hi
         if hyper[5] != 0.0:
             return _adam_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, True)
         return _adam_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, False)
+    if code == _NADAM:
+        return _nadam_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi)
     return math.nan  # not an optimizer code: nothing updated
 
 
