@@ -40,7 +40,7 @@ import numpy as np
 from fastgd import _validation as v
 from fastgd.backends import BACKEND_ORDER, get_backend
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "NAdam"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "NAdam", "Adamax"]
 
 NORM_EPS = 1e-6  # as torch.nn.utils.clip_grad_norm_
 _UNIT = v.Interval(numbers.Real, 0, 1, closed="left")
@@ -508,3 +508,20 @@ class NAdam(Optimizer):
     decoupled_weight_decay = Hyper(False, v.Boolean())
     buffers = (Buffer("exp_avg"), Buffer("exp_avg_sq"))
     scalars = {"mu_product": 1.0}
+
+
+class Adamax(Optimizer):
+    """Adam with the infinity norm (PyTorch's Adamax), at step t::
+
+        m = m + (1 - beta1)(d - m),   u = max(beta2 u, |d| + eps)
+        p = p - lr / (1 - beta1^t) m / u
+
+    ``weight_decay`` adds ``weight_decay * p`` to ``d`` (L2).
+    """
+
+    code = 5
+    lr = Hyper(2e-3, v.NON_NEGATIVE)
+    betas = Hyper((0.9, 0.999), v.PairOf(_UNIT), slots=("beta1", "beta2"))
+    eps = Hyper(1e-8, v.NON_NEGATIVE)
+    weight_decay = Hyper(0.0, v.NON_NEGATIVE)
+    buffers = (Buffer("exp_avg"), Buffer("exp_inf"))

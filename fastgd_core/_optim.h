@@ -125,6 +125,18 @@ static inline void fgd_nadam_coefficients(const double *hyper, double t, double 
     k->c[7] = hyper[3];
 }
 
+/* Adamax, hyper (lr, beta1, beta2, eps, weight_decay), state (exp_avg, exp_inf).
+ * c = (clr, 1 - beta1, beta2, eps) with clr = lr / (1 - beta1^t). */
+static inline void fgd_adamax_coefficients(const double *hyper, double t, double *scalars, fgd_coefficients *k)
+{
+    (void)scalars;
+    k->weight_decay = hyper[4];
+    k->c[0] = hyper[0] / (1.0 - pow(hyper[1], t));
+    k->c[1] = 1.0 - hyper[1];
+    k->c[2] = hyper[2];
+    k->c[3] = hyper[3];
+}
+
 /* "omp simd reduction" lets the compiler vectorize the sum of squares without
  * -ffast-math (active with -fopenmp or -fopenmp-simd, ignored otherwise).
  * Not with MSVC: its /openmp (OpenMP 2.0) has no simd construct, and its
@@ -179,6 +191,7 @@ static const fgd_optimizer fgd_optimizers[] = {
     FGD_OPTIMIZER(rmsprop), /* 2 */
     FGD_OPTIMIZER(adam),    /* 3 */
     FGD_OPTIMIZER(nadam),   /* 4 */
+    FGD_OPTIMIZER(adamax),  /* 5 */
 };
 
 /* ------------------------------------------------ entry points, in chunks */

@@ -174,5 +174,23 @@ FGD_DISPATCHED double FGD_NAME(fgd_nadam)(FGD_T *FGD_RESTRICT p, const FGD_T *FG
                   p[i] = pi - grad_coef * (d / denom) - avg_coef * (mi / denom);)
 }
 
+/* u = max(beta2 u, |d| + eps) propagates a NaN of d, as PyTorch's torch.maximum. */
+FGD_DISPATCHED double FGD_NAME(fgd_adamax)(FGD_T *FGD_RESTRICT p, const FGD_T *FGD_RESTRICT g,
+                                           FGD_T *FGD_RESTRICT state, ptrdiff_t stride, ptrdiff_t n,
+                                           const fgd_coefficients *k)
+{
+    FGD_PREPARATION(k);
+    const FGD_T clr = (FGD_T)k->c[0], rest1 = (FGD_T)k->c[1], beta2 = (FGD_T)k->c[2], eps = (FGD_T)k->c[3];
+    FGD_T *FGD_RESTRICT m = state, *FGD_RESTRICT u = state + stride;
+    FGD_LANE_LOOP(FGD_T d = FGD_PREPARED(p[i]);
+                  FGD_T mi = m[i] + rest1 * (d - m[i]);
+                  FGD_T decayed = beta2 * u[i];
+                  FGD_T bound = (d < 0 ? -d : d) + eps;
+                  FGD_T ui = (bound > decayed || bound != bound) ? bound : decayed;
+                  m[i] = mi;
+                  u[i] = ui;
+                  p[i] = p[i] - clr * (mi / ui);)
+}
+
 #undef FGD_PREPARATION
 #undef FGD_PREPARED

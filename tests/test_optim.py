@@ -35,6 +35,8 @@ CONFIGS = [
     (optim.NAdam, dict(lr=0.01)),
     (optim.NAdam, dict(lr=0.01, weight_decay=0.01, momentum_decay=0.01)),
     (optim.NAdam, dict(lr=0.01, weight_decay=0.05, decoupled_weight_decay=True, betas=(0.8, 0.99))),
+    (optim.Adamax, dict(lr=0.01)),
+    (optim.Adamax, dict(lr=0.01, weight_decay=0.01, betas=(0.8, 0.9), eps=1e-3)),
 ]
 CONFIG_IDS = [f"{cls.__name__}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for cls, kw in CONFIGS]
 CLIPPING = {"none": {}, "value": {"clip_value": 0.5}, "norm": {"clip_norm": 2.0}, "both": {"clip_value": 0.5, "clip_norm": 2.0}}
@@ -138,6 +140,15 @@ def test_nadam_first_step_by_hand():
     step = 0.1 * (1 + mu2 * 0.1 / (1 - mu1 * mu2))
     np.testing.assert_allclose(p, [1 - step, 1 + step])
     assert opt.state_dict()["scalars"] == {"mu_product": pytest.approx(mu1)}
+
+
+def test_adamax_by_hand():
+    p, opt = np.array([1.0]), optim.Adamax(lr=0.1, betas=(0.5, 0.5), eps=0.0, backend="numpy")
+    opt.step(p, np.array([2.0]))  # m = 1, u = 2; p = 1 - 0.1 / 0.5 * 1 / 2
+    np.testing.assert_allclose(p, [0.9])
+    opt.step(p, np.array([-0.5]))  # m = 0.25, u = max(1, 0.5) = 1; p = 0.9 - 0.1 / 0.75 * 0.25
+    np.testing.assert_allclose(p, [0.9 - 0.1 / 0.75 * 0.25])
+    np.testing.assert_allclose(opt.state[0]["exp_inf"], [1.0])
 
 
 def test_clipping_order_value_then_norm():
@@ -386,6 +397,7 @@ QUADRATIC_SETTINGS = [
     (optim.Adam, dict(lr=0.05)),
     (optim.AdamW, dict(lr=0.05, weight_decay=0.0)),
     (optim.NAdam, dict(lr=0.05)),
+    (optim.Adamax, dict(lr=0.05)),
 ]
 
 
@@ -439,6 +451,7 @@ TORCH_CONFIGS = [
     ("AdamW", dict(lr=0.01)),
     ("NAdam", dict(lr=0.01, weight_decay=0.01)),
     ("NAdam", dict(lr=0.01, weight_decay=0.01, momentum_decay=0.01, decoupled_weight_decay=True)),
+    ("Adamax", dict(lr=0.01, weight_decay=0.01, betas=(0.8, 0.99))),
 ]
 
 

@@ -25,6 +25,7 @@ EPOCH_OPTIMIZERS = {
     "adamw": optim.AdamW(lr=0.01, weight_decay=0.05),
     "nadam": optim.NAdam(lr=0.01, momentum_decay=0.01),
     "nadam-decoupled": optim.NAdam(lr=0.01, weight_decay=0.05, decoupled_weight_decay=True),
+    "adamax": optim.Adamax(lr=0.01, betas=(0.8, 0.9)),
 }
 
 

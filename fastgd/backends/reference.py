@@ -194,7 +194,18 @@ def _nadam(p, g, state, scalars, hyper, t):
     p -= (lr * mu_next / (1 - scalars[0] * mu_next)) * (exp_avg / denom)
 
 
-_RULES = {0: _sgd, 1: _adagrad, 2: _rmsprop, 3: _adam, 4: _nadam}  # by optimizer code
+def _adamax(p, g, state, scalars, hyper, t):
+    """Adamax: ``m += (1 - beta1)(d - m)``, ``u = max(beta2 u, |d| + eps)``; ``p -= lr / (1 - beta1^t) m / u``."""
+    lr, beta1, beta2, eps, weight_decay = hyper
+    exp_avg, exp_inf = state[0], state[1]
+    d = _with_l2(p, g, weight_decay)
+    exp_avg += (1 - beta1) * (d - exp_avg)
+    exp_inf *= beta2
+    np.maximum(exp_inf, np.abs(d) + eps, out=exp_inf)
+    p -= (lr / (1 - beta1**t)) * (exp_avg / exp_inf)
+
+
+_RULES = {0: _sgd, 1: _adagrad, 2: _rmsprop, 3: _adam, 4: _nadam, 5: _adamax}  # by optimizer code
 
 
 def optimizer_update(p, g, state, scalars, *, code, hyper, step, clip_value, grad_scale, n_threads):

@@ -38,7 +38,7 @@ _SCALAR = dict(nogil=True, error_model="numpy")
 _PARALLEL = dict(nogil=True, parallel=True)
 
 # the optimizer codes, as declared in fastgd.optim
-_SGD, _ADAGRAD, _RMSPROP, _ADAM, _NADAM = 0, 1, 2, 3, 4
+_SGD, _ADAGRAD, _RMSPROP, _ADAM, _NADAM, _ADAMAX = 0, 1, 2, 3, 4, 5
 _N_COEF = 4  # length of ``coef``: the most step-dependent coefficients of any optimizer
 
 
@@ -250,6 +250,35 @@ def _nadam_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi):
     return raw
 
 
+# ---- Adamax: hyper (lr, beta1, beta2, eps, weight_decay); rows (exp_avg, exp_inf)
+
+
+@fastgd_njit(inline="always", **_SCALAR)
+def _adamax_coefficients(hyper, t, scalars, coef):
+    """The bias-corrected rate ``coef[0] = lr / (1 - beta1^t)``."""
+    coef[0] = hyper[0] / (1.0 - hyper[1] ** t)
+
+
+@fastgd_njit(inline="always", **_UPDATE)
+def _adamax_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi):
+    """``m += (1 - beta1)(d - m)``, ``u = max(beta2 u, |d| + eps)`` (a NaN of d propagates);
+    ``p -= coef[0] m / u``."""
+    beta1, beta2, eps, weight_decay, clr = hyper[1], hyper[2], hyper[3], hyper[4], coef[0]
+    p, g, m, u = p[lo:hi], g[lo:hi], state[0, lo:hi], state[1, lo:hi]
+    raw = 0.0
+    for i in range(g.shape[0]):  # views: the index is known non-negative, so the loop vectorizes
+        gi = np.float64(g[i])
+        raw += gi * gi
+        d = _prepared(np.float64(p[i]), gi, clip_value, grad_scale, weight_decay)
+        mi = np.float64(m[i])
+        m[i] = mi + (1.0 - beta1) * (d - mi)
+        decayed = beta2 * np.float64(u[i])
+        bound = abs(d) + eps
+        u[i] = bound if (bound > decayed or bound != bound) else decayed
+        p[i] = p[i] - clr * (np.float64(m[i]) / np.float64(u[i]))
+    return raw
+
+
 # ---- the dispatch: one entry per optimizer code in each function --------------------------
 
 
@@ -266,6 +295,8 @@ def _coefficients(code, hyper, t, scalars, coef):
         _adam_coefficients(hyper, tf, scalars, coef)
     elif code == _NADAM:
         _nadam_coefficients(hyper, tf, scalars, coef)
+    elif code == _ADAMAX:
+        _adamax_coefficients(hyper, tf, scalars, coef)
 
 
 @fastgd_njit(**_UPDATE)
@@ -292,6 +323,8 @@ def _update_range(code, p, g, state, hyper, coef, clip_value, grad_scale, lo, hi
         return _adam_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, False)
     if code == _NADAM:
         return _nadam_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi)
+    if code == _ADAMAX:
+        return _adamax_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi)
     return math.nan  # not an optimizer code: nothing updated
 
 
