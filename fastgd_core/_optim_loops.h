@@ -23,6 +23,17 @@ FGD_INLINE FGD_T FGD_NAME(fgd_prepared)(FGD_T p, FGD_T g, FGD_T clip_value, FGD_
 
 #define FGD_PREPARED(p) FGD_NAME(fgd_prepared)(p, gt, clip_value, grad_scale, weight_decay)
 
+/* The first moment of the Adam family, m + (1 - beta1)(d - m) as PyTorch's lerp. */
+FGD_INLINE FGD_T FGD_NAME(fgd_first_moment)(FGD_T m, FGD_T d, FGD_T rest1) { return m + rest1 * (d - m); }
+
+/* Both moments of the Adam family at one element, stored: m as above, v = beta2 v + (1 - beta2) d^2. */
+FGD_INLINE void FGD_NAME(fgd_update_moments)(FGD_T *FGD_RESTRICT m, FGD_T *FGD_RESTRICT v, FGD_T d, FGD_T rest1,
+                                             FGD_T beta2, FGD_T rest2)
+{
+    *m = FGD_NAME(fgd_first_moment)(*m, d, rest1);
+    *v = beta2 * *v + rest2 * d * d;
+}
+
 /* raw = sum g_i^2 and clipped = sum clamp(g_i, -clip_value, clip_value)^2 over [0, n). */
 FGD_DISPATCHED void FGD_NAME(fgd_squared_norm_range)(const FGD_T *FGD_RESTRICT g, ptrdiff_t n, double clip_value,
                                                      double *raw, double *clipped)
@@ -136,10 +147,8 @@ FGD_INLINE double FGD_NAME(fgd_adam_case)(FGD_T *FGD_RESTRICT p, const FGD_T *FG
     const FGD_T rest1 = (FGD_T)k->c[3], beta2 = (FGD_T)k->c[4], rest2 = (FGD_T)k->c[5], eps = (FGD_T)k->c[6];
     FGD_LANE_LOOP(FGD_T d = FGD_PREPARED(p[i]);
                   FGD_T pi = p[i] * decay;
-                  FGD_T mi = m[i] + rest1 * (d - m[i]);
-                  FGD_T vi = beta2 * v[i] + rest2 * d * d;
-                  m[i] = mi;
-                  v[i] = vi;
+                  FGD_NAME(fgd_update_moments)(&m[i], &v[i], d, rest1, beta2, rest2);
+                  FGD_T mi = m[i], vi = v[i];
                   if (amsgrad) {
                       vi = vmax[i] > vi ? vmax[i] : vi;
                       vmax[i] = vi;
@@ -166,10 +175,8 @@ FGD_DISPATCHED double FGD_NAME(fgd_nadam)(FGD_T *FGD_RESTRICT p, const FGD_T *FG
     FGD_T *FGD_RESTRICT m = state, *FGD_RESTRICT v = state + stride;
     FGD_LANE_LOOP(FGD_T d = FGD_PREPARED(p[i]);
                   FGD_T pi = p[i] * decay;
-                  FGD_T mi = m[i] + rest1 * (d - m[i]);
-                  FGD_T vi = beta2 * v[i] + rest2 * d * d;
-                  m[i] = mi;
-                  v[i] = vi;
+                  FGD_NAME(fgd_update_moments)(&m[i], &v[i], d, rest1, beta2, rest2);
+                  FGD_T mi = m[i], vi = v[i];
                   FGD_T denom = FGD_SQRT(vi / bias_correction2) + eps;
                   p[i] = pi - grad_coef * (d / denom) - avg_coef * (mi / denom);)
 }
@@ -183,7 +190,7 @@ FGD_DISPATCHED double FGD_NAME(fgd_adamax)(FGD_T *FGD_RESTRICT p, const FGD_T *F
     const FGD_T clr = (FGD_T)k->c[0], rest1 = (FGD_T)k->c[1], beta2 = (FGD_T)k->c[2], eps = (FGD_T)k->c[3];
     FGD_T *FGD_RESTRICT m = state, *FGD_RESTRICT u = state + stride;
     FGD_LANE_LOOP(FGD_T d = FGD_PREPARED(p[i]);
-                  FGD_T mi = m[i] + rest1 * (d - m[i]);
+                  FGD_T mi = FGD_NAME(fgd_first_moment)(m[i], d, rest1);
                   FGD_T decayed = beta2 * u[i];
                   FGD_T bound = (d < 0 ? -d : d) + eps;
                   FGD_T ui = (bound > decayed || bound != bound) ? bound : decayed;

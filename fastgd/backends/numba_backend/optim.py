@@ -175,35 +175,53 @@ def _adam_coefficients(hyper, t, scalars, coef):
 
 
 @fastgd_njit(inline="always", **_UPDATE)
+def _decoupling(lr, weight_decay, decoupled):
+    """``(l2, decay)``: the L2 coefficient added to d and the factor on p -- ``(0, 1 - lr weight_decay)``
+    for decoupled decay, ``(weight_decay, 1)`` otherwise (p * 1.0 is exact: no branch in the loop)."""
+    return (0.0, 1.0 - lr * weight_decay) if decoupled else (weight_decay, 1.0)
+
+
+@fastgd_njit(inline="always", **_UPDATE)
+def _decay_and_prepare(p, g, i, clip_value, grad_scale, l2, decay):
+    """The prepared gradient d at element i, then ``p[i] *= decay``; returns ``(d, p[i] as stored, g[i]^2)``."""
+    gi = np.float64(g[i])
+    pi = np.float64(p[i])
+    d = _prepared(pi, gi, clip_value, grad_scale, l2)
+    p[i] = pi * decay
+    return d, np.float64(p[i]), gi * gi
+
+
+@fastgd_njit(inline="always", **_UPDATE)
+def _update_moments(m, v, i, d, beta1, beta2):
+    """``m[i] += (1 - beta1)(d - m[i])`` (PyTorch's lerp) and ``v[i] = beta2 v[i] + (1 - beta2) d^2``;
+    returns both as stored."""
+    mi = np.float64(m[i])
+    m[i] = mi + (1.0 - beta1) * (d - mi)
+    v[i] = beta2 * np.float64(v[i]) + (1.0 - beta2) * d * d
+    return np.float64(m[i]), np.float64(v[i])
+
+
+@fastgd_njit(inline="always", **_UPDATE)
 def _adam_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, amsgrad):
     """AdamW (decoupled): ``p *= 1 - lr weight_decay`` and no L2 term in d.  Then
     ``m += (1 - beta1)(d - m)``, ``v = beta2 v + (1 - beta2) d^2``; with amsgrad
     ``vmax = max(vmax, v)`` replaces ``v`` below;
     ``p -= coef[0] m / (sqrt(v) / coef[1] + eps)``."""
-    lr, beta1, beta2, eps, weight_decay, decoupled = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4], hyper[6] != 0.0
-    step_size, bc2_sqrt = coef[0], coef[1]
-    l2 = 0.0 if decoupled else weight_decay
-    decay = 1.0 - lr * weight_decay if decoupled else 1.0  # p * 1.0 is exact: no branch in the loop
+    beta1, beta2, eps, step_size, bc2_sqrt = hyper[1], hyper[2], hyper[3], coef[0], coef[1]
+    l2, decay = _decoupling(hyper[0], hyper[4], hyper[6] != 0.0)
     p, g, m, v = p[lo:hi], g[lo:hi], state[0, lo:hi], state[1, lo:hi]
     vmax = _row(state, 2, lo, hi, amsgrad)
     raw = 0.0
     for i in range(g.shape[0]):  # views: the index is known non-negative, so the loop vectorizes
-        gi = np.float64(g[i])
-        raw += gi * gi
-        pi = np.float64(p[i])
-        d = _prepared(pi, gi, clip_value, grad_scale, l2)
-        p[i] = pi * decay
-        pi = np.float64(p[i])
-        mi = np.float64(m[i])
-        m[i] = mi + (1.0 - beta1) * (d - mi)
-        v[i] = beta2 * np.float64(v[i]) + (1.0 - beta2) * d * d
-        vi = np.float64(v[i])
+        d, pi, squared = _decay_and_prepare(p, g, i, clip_value, grad_scale, l2, decay)
+        raw += squared
+        mi, vi = _update_moments(m, v, i, d, beta1, beta2)
         if amsgrad:
             vm = np.float64(vmax[i])
             vm = vm if vm > vi else vi
             vmax[i] = vm
             vi = np.float64(vmax[i])
-        p[i] = pi - step_size * np.float64(m[i]) / (math.sqrt(vi) / bc2_sqrt + eps)
+        p[i] = pi - step_size * mi / (math.sqrt(vi) / bc2_sqrt + eps)
     return raw
 
 
@@ -229,24 +247,17 @@ def _nadam_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi):
     """Decoupled: ``p *= 1 - lr weight_decay`` and no L2 term in d.  Then
     ``m += (1 - beta1)(d - m)``, ``v = beta2 v + (1 - beta2) d^2``, ``a = sqrt(v / coef[2]) + eps``;
     ``p -= coef[0] d / a + coef[1] m / a``."""
-    lr, beta1, beta2, eps, weight_decay, decoupled = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4], hyper[6] != 0.0
+    beta1, beta2, eps = hyper[1], hyper[2], hyper[3]
     grad_coef, avg_coef, bias_correction2 = coef[0], coef[1], coef[2]
-    l2 = 0.0 if decoupled else weight_decay
-    decay = 1.0 - lr * weight_decay if decoupled else 1.0
+    l2, decay = _decoupling(hyper[0], hyper[4], hyper[6] != 0.0)
     p, g, m, v = p[lo:hi], g[lo:hi], state[0, lo:hi], state[1, lo:hi]
     raw = 0.0
     for i in range(g.shape[0]):  # views: the index is known non-negative, so the loop vectorizes
-        gi = np.float64(g[i])
-        raw += gi * gi
-        pi = np.float64(p[i])
-        d = _prepared(pi, gi, clip_value, grad_scale, l2)
-        p[i] = pi * decay
-        pi = np.float64(p[i])
-        mi = np.float64(m[i])
-        m[i] = mi + (1.0 - beta1) * (d - mi)
-        v[i] = beta2 * np.float64(v[i]) + (1.0 - beta2) * d * d
-        denom = math.sqrt(np.float64(v[i]) / bias_correction2) + eps
-        p[i] = pi - grad_coef * (d / denom) - avg_coef * (np.float64(m[i]) / denom)
+        d, pi, squared = _decay_and_prepare(p, g, i, clip_value, grad_scale, l2, decay)
+        raw += squared
+        mi, vi = _update_moments(m, v, i, d, beta1, beta2)
+        denom = math.sqrt(vi / bias_correction2) + eps
+        p[i] = pi - grad_coef * (d / denom) - avg_coef * (mi / denom)
     return raw
 
 
@@ -299,33 +310,44 @@ def _coefficients(code, hyper, t, scalars, coef):
         _adamax_coefficients(hyper, tf, scalars, coef)
 
 
+@fastgd_njit(inline="always", **_UPDATE)
+def _sgd_update(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi):
+    """SGD's loop with ``use_buffer`` (momentum on) made a constant."""
+    if hyper[1] != 0.0:
+        return _sgd_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, True)
+    return _sgd_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, False)
+
+
+@fastgd_njit(inline="always", **_UPDATE)
+def _rmsprop_update(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi):
+    """RMSprop's loop with ``use_buffer`` (momentum > 0) and ``centered`` made constants."""
+    if hyper[4] > 0.0:
+        if hyper[5] != 0.0:
+            return _rmsprop_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, True, True)
+        return _rmsprop_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, True, False)
+    if hyper[5] != 0.0:
+        return _rmsprop_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, False, True)
+    return _rmsprop_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, False, False)
+
+
+@fastgd_njit(inline="always", **_UPDATE)
+def _adam_update(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi):
+    """Adam's loop with ``amsgrad`` made a constant."""
+    if hyper[5] != 0.0:
+        return _adam_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, True)
+    return _adam_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, False)
+
+
 @fastgd_njit(**_UPDATE)
 def _update_range(code, p, g, state, hyper, coef, clip_value, grad_scale, lo, hi):
-    """Optimizer ``code``'s loop on ``[lo, hi)``, its row-selecting settings made
-    constants; returns the raw ``sum g^2`` there."""
-    if code == _SGD:
-        if hyper[1] != 0.0:
-            return _sgd_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, True)
-        return _sgd_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, False)
-    if code == _ADAGRAD:
-        return _adagrad_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi)
-    if code == _RMSPROP:
-        if hyper[4] > 0.0:
-            if hyper[5] != 0.0:
-                return _rmsprop_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, True, True)
-            return _rmsprop_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, True, False)
-        if hyper[5] != 0.0:
-            return _rmsprop_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, False, True)
-        return _rmsprop_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, False, False)
-    if code == _ADAM:
-        if hyper[5] != 0.0:
-            return _adam_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, True)
-        return _adam_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi, False)
-    if code == _NADAM:
-        return _nadam_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi)
-    if code == _ADAMAX:
-        return _adamax_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi)
-    return math.nan  # not an optimizer code: nothing updated
+    """Optimizer ``code``'s loop on ``[lo, hi)``; returns the raw ``sum g^2`` there."""
+    return (_sgd_update(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi) if code == _SGD else
+            _adagrad_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi) if code == _ADAGRAD else
+            _rmsprop_update(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi) if code == _RMSPROP else
+            _adam_update(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi) if code == _ADAM else
+            _nadam_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi) if code == _NADAM else
+            _adamax_loop(p, g, state, hyper, coef, clip_value, grad_scale, lo, hi) if code == _ADAMAX else
+            math.nan)  # not an optimizer code: nothing updated
 
 
 # ---- whole updates: serial, or in chunks -------------------------------------------------
