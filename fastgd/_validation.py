@@ -16,6 +16,9 @@ import numpy as np
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+MAX_THREADS = 2**31 - 1  # the kernels take n_threads as a C int
+
+
 def _float_dtype_of(array, name):
     """The floating dtype ``array`` is computed in, or ``TypeError``."""
     dtype = array.dtype
@@ -26,20 +29,39 @@ def _float_dtype_of(array, name):
     raise TypeError(f"{name} has unsupported dtype {dtype}; use float32 or float64 (integers and booleans are converted)")
 
 
+def _native(array):
+    """``array`` in the machine's byte order (big-endian data is converted, as NumPy's ufuncs do)."""
+    if array.dtype.byteorder not in "=|":
+        return array.astype(array.dtype.newbyteorder("="))
+    return array
+
+
 def as_float_array(value, name, *, ndim, dtype=None):
-    """``value`` as a C-contiguous float array of ``ndim`` dimensions.
+    """``value`` as a C-contiguous float array of ``ndim`` dimensions, in native byte order.
 
     With ``dtype=None`` float32/float64 are kept and integers become float64;
-    otherwise the result is cast to ``dtype``.  Read-only arrays stay read-only
-    views when no conversion is needed.
+    otherwise the result is cast to ``dtype`` (``ValueError`` when a finite
+    value overflows it).  Read-only arrays stay read-only views when no
+    conversion is needed.
     """
-    array = np.asarray(value)
-    target = _float_dtype_of(array, name) if dtype is None else np.dtype(dtype)
+    array = _native(np.asarray(value))
+    target = _float_dtype_of(array, name)
     if dtype is not None:
-        _float_dtype_of(array, name)
+        target = np.dtype(dtype)
     if array.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-dimensional, got an array of shape {array.shape}")
+    if array.dtype.itemsize > target.itemsize and array.dtype.kind == "f":
+        _check_cast(array, name, target)
     return np.ascontiguousarray(array, dtype=target)
+
+
+def _check_cast(array, name, target):
+    """``ValueError`` when a finite value of ``array`` is beyond the range of ``target``."""
+    with np.errstate(invalid="ignore"):
+        largest = np.max(np.abs(array), initial=0.0)
+    if np.isfinite(largest) and largest > np.finfo(target).max:
+        raise ValueError(f"{name} has a value of magnitude {largest:.4g}, beyond the range of {target} "
+                         f"(max {np.finfo(target).max:.4g}); scale it or use float64 data")
 
 
 def check_X(X):
@@ -85,15 +107,22 @@ def check_binary_labels(y):
 
 
 def check_sample_weight(sample_weight, *, length, dtype):
-    """``None`` or finite, non-negative weights with a positive sum."""
+    """``None``, or finite non-negative weights with a positive sum, divided by the largest.
+
+    The weighted mean ``sum s_i l_i / sum s_i`` does not change when every
+    weight is scaled by one constant; dividing by the largest weight (in
+    float64, before any cast to float32 or any sum) keeps that true for
+    weights near the ends of the floating range (``1e306`` or ``5e-324``).
+    """
     if sample_weight is None:
         return None
-    weights = check_vector(sample_weight, "sample_weight", length=length, dtype=dtype)
+    weights = check_vector(sample_weight, "sample_weight", length=length, dtype=np.float64)
     if (weights < 0).any():
-        raise ValueError("sample_weight must be non-negative")
-    if not weights.any():
+        raise ValueError(f"sample_weight must be non-negative; found {float(weights[weights < 0][0])!r}")
+    largest = float(np.max(weights, initial=0.0))
+    if largest == 0.0:
         raise ValueError("sample_weight sums to zero; at least one sample needs a positive weight")
-    return weights
+    return (weights / largest).astype(dtype)
 
 
 def usable_cores():
@@ -114,8 +143,8 @@ def check_n_threads(n_threads):
         n_threads = operator.index(n_threads)
     except TypeError:
         raise TypeError(f"n_threads must be a positive int or None, got {type(n_threads).__name__}") from None
-    if n_threads < 1:
-        raise ValueError(f"n_threads must be >= 1 or None, got {n_threads}")
+    if not 1 <= n_threads <= MAX_THREADS:
+        raise ValueError(f"n_threads must be between 1 and {MAX_THREADS} or None, got {n_threads}")
     return n_threads
 
 

@@ -43,7 +43,7 @@ from fastgd._sklearn_compat import (
     check_is_fitted,
     validate_data,
 )
-from fastgd.backends import BACKEND_ORDER, get_backend
+from fastgd.backends import BACKEND_ORDER, raw_kernels
 
 __all__ = ["LinearRegression", "LogisticRegression", "EXPECTED_FAILED_CHECKS"]
 
@@ -116,7 +116,7 @@ class _GradientDescentModel(BaseEstimator):
         random_state = params["random_state"]
         if isinstance(random_state, np.random.RandomState):
             random_state = random_state.randint(2**31)
-        get_backend(params["backend"])  # a clear error for a backend that cannot load here
+        raw_kernels(params["backend"])  # a clear error for a backend that cannot load here
         return training.Settings(
             max_iter=1 if partial else params["max_iter"], tol=params["tol"],
             n_iter_no_change=params["n_iter_no_change"], batch_size=params["batch_size"], backend=params["backend"],
@@ -241,7 +241,7 @@ class _GradientDescentModel(BaseEstimator):
         if not weights.any() or not held_weights.any():
             raise ValueError("early_stopping needs samples with positive weight in both the training and the validation set")
         X_held, y_held = X[held], targets[held]
-        backend = get_backend(settings.backend)
+        backend = raw_kernels(settings.backend)
         grad = np.empty(X.shape[1] + 1, dtype=X.dtype)
         held_problem = training.Problem(X_held, y_held, held_weights, self._loss, 0.0, bool(self.fit_intercept))
         return weights, lambda theta: training.objective(backend, held_problem, theta, grad, settings.n_threads)
@@ -268,7 +268,7 @@ class _GradientDescentModel(BaseEstimator):
         out = np.empty(X.shape[0], dtype=X.dtype)
         w = np.ascontiguousarray(np.ravel(self.coef_), dtype=X.dtype)
         intercept = float(np.ravel(self.intercept_)[0])
-        get_backend(self.backend).linear_predict(X, w, intercept, out, n_threads=v.check_n_threads(self.n_threads))
+        raw_kernels(self.backend).linear_predict(X, w, intercept, out, n_threads=v.check_n_threads(self.n_threads))
         return out
 
 
@@ -287,8 +287,12 @@ class LinearRegression(RegressorMixin, _GradientDescentModel):
     def _prepare_targets(self, X, y, sample_weight, partial, **kwargs):
         if kwargs:
             raise TypeError(f"unexpected arguments {sorted(kwargs)}")
-        y = np.asarray(y, dtype=X.dtype)
+        y = v.as_float_array(y, "y", ndim=1, dtype=X.dtype)
         v.check_finite(y, "y")
+        largest = float(np.max(np.abs(y), initial=0.0))
+        if largest > np.sqrt(np.finfo(X.dtype).max):
+            raise ValueError(f"y has values up to {largest:.4g}, whose squares overflow {X.dtype}: the squared loss "
+                             "cannot be computed; divide y by a constant (the least-squares coefficients scale with it)")
         return y, sample_weight
 
     def _set_coef(self, coef, intercept, dtype):
@@ -347,7 +351,8 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
         if len(classes) < 2:
             raise ValueError(f"LogisticRegression needs samples of 2 classes, but the data contains only one class: {classes[0]!r}")
         if len(classes) > 2:
-            raise ValueError("Only binary classification is supported.")
+            raise ValueError(f"Only binary classification is supported; y has {len(classes)} classes: "
+                             f"{classes[:5].tolist()}{' ...' if len(classes) > 5 else ''}")
         unknown = ~np.isin(y, classes)
         if unknown.any():
             raise ValueError(f"y contains labels not in classes: {np.unique(y[unknown]).tolist()[:5]}")
@@ -356,7 +361,7 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
         weights = self._class_weights(positive, X.dtype)
         if weights is not None:
             sample_weight = weights if sample_weight is None else sample_weight * weights
-            v.check_sample_weight(sample_weight, length=X.shape[0], dtype=X.dtype)
+            sample_weight = v.check_sample_weight(sample_weight, length=X.shape[0], dtype=X.dtype)
         return positive.astype(X.dtype), sample_weight
 
     def _class_weights(self, positive, dtype):
@@ -375,7 +380,7 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
                 raise ValueError("class_weight values must be finite and non-negative")
         else:
             raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {self.class_weight!r}")
-        return per_class[positive.astype(np.intp)].astype(dtype)
+        return per_class[positive.astype(np.intp)]
 
     def _set_coef(self, coef, intercept, dtype):
         self.coef_ = coef.reshape(1, -1)
@@ -405,7 +410,7 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
     def predict_proba(self, X):
         """``[1 - sigmoid(z), sigmoid(z)]`` per row, in float64, computed without overflow."""
         z = self.decision_function(X).astype(np.float64)
-        backend = get_backend(self.backend)
+        backend = raw_kernels(self.backend)
         proba = np.empty((z.shape[0], 2), dtype=z.dtype)
         positive, negative = np.empty_like(z), np.empty_like(z)
         backend.sigmoid(z, positive, n_threads=1)
@@ -416,7 +421,7 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
     def predict_log_proba(self, X):
         """``[-log1pexp(z), -log1pexp(-z)]`` in float64: exact even where a probability rounds to 0 or 1."""
         z = self.decision_function(X).astype(np.float64)
-        backend = get_backend(self.backend)
+        backend = raw_kernels(self.backend)
         log_negative, log_positive = np.empty_like(z), np.empty_like(z)
         backend.log1pexp(z, log_negative, n_threads=1)
         backend.log1pexp(-z, log_positive, n_threads=1)
@@ -430,6 +435,8 @@ def _check_classification_targets(y):
         raise ValueError("Unknown label type: continuous. Classification needs discrete labels.")
     if y.dtype.kind == "c" or (y.dtype.kind == "O" and not all(isinstance(label, (str, numbers.Integral)) for label in y[:100])):
         raise ValueError(f"Unknown label type: {y.dtype}.")
+    if y.dtype.kind == "O" and len({isinstance(label, str) for label in y.ravel()}) > 1:
+        raise ValueError("y mixes string and number labels; use labels of one type")
 
 
 if not HAVE_SKLEARN:  # the stand-in mixins have no tags

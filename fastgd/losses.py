@@ -18,7 +18,7 @@ booleans are converted to float64.
 import numpy as np
 
 from fastgd import _validation as v
-from fastgd.backends import get_backend
+from fastgd.backends import raw_kernels
 
 __all__ = [
     "sigmoid",
@@ -36,7 +36,7 @@ def _elementwise(kernel_name, z, out, backend, n_threads):
 
     NaN propagates (as in NumPy); ``+-inf`` give the mathematical limits.
     """
-    kernel = getattr(get_backend(backend), kernel_name)
+    kernel = getattr(raw_kernels(backend), kernel_name)
     z = np.asarray(z)
     flat = v.as_float_array(z.reshape(-1), "z", ndim=1)
     if out is None:
@@ -45,6 +45,8 @@ def _elementwise(kernel_name, z, out, backend, n_threads):
         raise ValueError(f"out must be an array of shape {z.shape} and dtype {flat.dtype}")
     elif not out.flags.c_contiguous or not out.flags.writeable:
         raise ValueError("out must be C-contiguous and writeable")
+    if np.may_share_memory(out, flat) and out.ctypes.data != flat.ctypes.data:
+        flat = flat.copy()  # out overlaps z in part: read z before any of it is overwritten, as NumPy does
     kernel(flat, out.reshape(-1), n_threads=v.check_n_threads(n_threads))
     return out
 
@@ -71,7 +73,7 @@ def _check_linear_inputs(X, w, b):
 
 def linear_predict(X, w, b=0.0, *, backend=None, n_threads=None):
     """The linear predictor ``z = X w + b`` in the dtype of ``X``."""
-    kernel = get_backend(backend).linear_predict
+    kernel = raw_kernels(backend).linear_predict
     X, w, b = _check_linear_inputs(X, w, b)
     out = np.empty(X.shape[0], dtype=X.dtype)
     with np.errstate(over="ignore", invalid="ignore"):  # a non-finite result is named below
@@ -83,7 +85,7 @@ def linear_predict(X, w, b=0.0, *, backend=None, n_threads=None):
 
 def _loss_grad(kernel_name, X, y, w, b, sample_weight, backend, n_threads, check_labels):
     """Validate, run the fused kernel, and return ``(loss, grad_w, grad_b)``."""
-    kernel = getattr(get_backend(backend), kernel_name)
+    kernel = getattr(raw_kernels(backend), kernel_name)
     X, w, b = _check_linear_inputs(X, w, b)
     y = v.check_vector(y, "y", length=X.shape[0], dtype=X.dtype)
     if check_labels:
