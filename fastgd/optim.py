@@ -38,7 +38,7 @@ import numbers
 import numpy as np
 
 from fastgd import _validation as v
-from fastgd.backends import BACKEND_ORDER, get_backend
+from fastgd.backends import BACKEND_ORDER, raw_kernels
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "NAdam", "Adamax"]
 
@@ -290,7 +290,7 @@ class Optimizer:
         params = _check_params(params)
         grads = _check_grads(grads, params)
         skip = _check_indices(no_weight_decay, len(params))
-        backend = get_backend(self.backend)
+        backend = raw_kernels(self.backend)
         n_threads = v.check_n_threads(self.n_threads)
         hyper = self._kernel_hyper()
         matrices = self._matrices_for(params)

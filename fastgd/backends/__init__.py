@@ -12,12 +12,13 @@ otherwise.  Backends are imported lazily, so ``import fastgd`` stays fast.
 """
 
 import importlib
+import importlib.util
 import os
 import types
 
 from fastgd.backends._spec import KERNELS
 
-__all__ = ["available_backends", "backend_errors", "get_backend", "set_backend", "BACKEND_ORDER"]
+__all__ = ["available_backends", "backend_errors", "get_backend", "raw_kernels", "set_backend", "BACKEND_ORDER"]
 
 BACKEND_ORDER = ("cython", "numba", "numpy")
 _MODULES = {
@@ -28,6 +29,7 @@ _MODULES = {
 ENV_VAR = "FASTGD_BACKEND"
 
 _loaded = {}
+_checked_kernels = {}
 _errors = {}
 _chosen = None
 
@@ -51,13 +53,24 @@ def _load(name):
     try:
         module = importlib.import_module(_MODULES[name])
     except ImportError as exc:
-        _errors[name] = f"{type(exc).__name__}: {exc}"
+        _errors[name] = f"{type(exc).__name__}: {exc}{_unbuilt_source_hint() if name == 'cython' else ''}"
         return None
     missing = [kernel for kernel in KERNELS if not hasattr(module, kernel)]
     if missing:
         raise RuntimeError(f"backend {name!r} breaks the kernel contract of fastgd.backends._spec: it lacks {missing}")
     _loaded[name] = types.SimpleNamespace(name=name, **{kernel: getattr(module, kernel) for kernel in KERNELS})
     return _loaded[name]
+
+
+def _unbuilt_source_hint():
+    """Why the compiled backend is missing when fastgd runs from a source folder that was never built."""
+    spec = importlib.util.find_spec("fastgd_core")
+    folder = os.path.dirname(spec.origin) if spec is not None and spec.origin else None
+    if folder is None or not os.path.exists(os.path.join(folder, "losses.pyx")):
+        return ""
+    return (f" (fastgd_core was imported from the source folder {os.path.dirname(folder)}, which has no compiled "
+            "extension: the current folder comes first on sys.path; run from another folder or with "
+            "'python -P -m fastgd', or build in place with 'python setup.py build_ext --inplace')")
 
 
 def available_backends():
@@ -81,12 +94,12 @@ def _default_name():
     return available_backends()[0]
 
 
-def get_backend(name=None):
-    """Return the kernels of backend ``name`` (default: the current backend).
+def raw_kernels(name=None):
+    """The raw kernels of backend ``name`` (default: the current backend), for fastgd's
+    own use after it has checked its inputs: they trust their arguments (see ``_spec``).
 
-    The result is a namespace holding exactly the ``_spec`` kernels and the
-    backend's ``name``.  Raises ``ValueError`` for an unknown name and
-    ``ImportError`` (with the reason) for a backend that cannot load here.
+    Raises ``ValueError`` for an unknown name and ``ImportError`` (with the
+    reason) for a backend that cannot load here.
     """
     if name is None:
         name = _default_name()
@@ -97,9 +110,27 @@ def get_backend(name=None):
     return backend
 
 
+def get_backend(name=None):
+    """The kernels of backend ``name`` (default: the current backend), each checking its
+    arguments before it runs.
+
+    The result is a namespace holding the ``_spec`` kernels and the backend's
+    ``name``.  A kernel called with a wrong dtype, shape, length, a read-only
+    output or an option out of range raises ``TypeError``/``ValueError``
+    naming it, never writes out of bounds.  Raises ``ValueError`` for an
+    unknown name and ``ImportError`` for a backend that cannot load here.
+    """
+    backend = raw_kernels(name)
+    if backend.name not in _checked_kernels:
+        from fastgd.backends._checked import checked_backend
+
+        _checked_kernels[backend.name] = checked_backend(backend)
+    return _checked_kernels[backend.name]
+
+
 def set_backend(name):
     """Make ``name`` the default backend (``None`` restores the automatic choice)."""
     global _chosen
     if name is not None:
-        get_backend(name)
+        raw_kernels(name)
     _chosen = name

@@ -52,8 +52,8 @@ def write(records, out, scale, readme=None):
     with open(os.path.join(out, "bench.json"), "w") as f:
         json.dump({"scale": scale, "machine": machine, "records": [asdict(r) for r in records]}, f, indent=1)
     chart = _chart(records, os.path.join(out, "bench.png"))
-    command = "python -m fastgd bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else None
-    command = command or f"python -m fastgd bench --scale {scale} --out {out}"
+    command = "python -P -m fastgd bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else None
+    command = command or f"python -P -m fastgd bench --scale {scale} --out {out}"
     title = f"fastgd benchmark ({scale} scale)"
     with open(os.path.join(out, "bench.md"), "w") as f:
         f.write(report.markdown_report(records, machine, title, command, chart and os.path.basename(chart)))

@@ -117,10 +117,10 @@ def _shared(key, make):
 
 
 def _backend(name):
-    from fastgd.backends import backend_errors, get_backend
+    from fastgd.backends import backend_errors, raw_kernels
 
     try:
-        return get_backend(name)
+        return raw_kernels(name)
     except ImportError:
         raise Unavailable(f"backend {name!r} unavailable: {backend_errors().get(name, 'unknown reason')}") from None
 
@@ -320,11 +320,11 @@ def _optimum(X, y, alpha):
 def objective(X, y, alpha, w, b):
     """``mean log-loss + alpha/2 ||w||^2`` at ``(w, b)``, computed in float64 by the NumPy reference."""
     from fastgd import training
-    from fastgd.backends import get_backend
+    from fastgd.backends import raw_kernels
 
     theta = np.concatenate([np.asarray(w, np.float64).ravel(), [b]])
     spec = training.Problem(X.astype(np.float64, copy=False), y.astype(np.float64, copy=False), None, "log_loss", alpha, True)
-    return training.objective(get_backend("numpy"), spec, theta, np.empty_like(theta), 1)
+    return training.objective(raw_kernels("numpy"), spec, theta, np.empty_like(theta), 1)
 
 
 def fit_cases(sizes, dtypes=DTYPES):

@@ -203,6 +203,12 @@ def machine_info():
             info[module_name] = __import__(module_name).__version__
         except ImportError:
             pass
+    info["backends"] = ", ".join(fastgd.available_backends())
+    info["unavailable backends"] = "; ".join(f"{name}: {reason}" for name, reason in fastgd.backend_errors().items()) or "none"
+    if "cython" in fastgd.available_backends():
+        import fastgd_core
+
+        info["cython kernels"] = fastgd_core.build_info()["simd"]
     overrides = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS") if k in os.environ}
     info["environment overrides"] = ", ".join(f"{k}={v}" for k, v in overrides.items()) or "none"
     return info
