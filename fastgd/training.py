@@ -23,9 +23,17 @@ rules.  Stop reasons (``STOP_REASONS``):
   working precision although ``||g|| > tol``: the answer is as good as the
   arithmetic allows, not a plateau;
 * ``diverged`` -- a non-finite loss, or one above 1e3 x the loss at the initial
-  parameters: the parameters from the start of that epoch are kept (the
-  initial ones if the first epoch diverged) and a warning names the fixes;
+  parameters (in mini-batch training estimated on up to 4096 rows before the
+  first step, as the first epoch's mean may already have exploded): the best
+  parameters seen are kept (the initial ones if the first epoch diverged) and
+  a warning names the fixes;
 * ``max_iter`` -- the budget ran out (a ``ConvergenceWarning``).
+
+A first-order run that ends worse than the best epoch it had (the lowest
+monitored loss: the validation loss with early stopping, else the training
+loss) returns that epoch's parameters and optimizer state; a warning says so
+when those are the initial parameters (the run never improved), and when a
+run stalls with ``grad_norm > 100 tol``.
 
 The history holds, per epoch, ``loss``, ``grad_norm`` (in mini-batch training
 the norm of the mean of the epoch's batch gradients, which costs nothing),
@@ -36,15 +44,17 @@ the norm of the mean of the epoch's batch gradients, which costs nothing),
 
 import math
 import sys
+import threading
 import warnings
 from contextlib import contextmanager
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from fastgd import schedules as sch
 from fastgd._sklearn_compat import ConvergenceWarning
-from fastgd.backends import get_backend
+from fastgd.backends import raw_kernels
 from fastgd.backends._spec import LOSS_CODES
 
 STOP_REASONS = ("converged", "stalled", "precision", "diverged", "max_iter")
@@ -100,19 +110,54 @@ class Result:
     n_iter: int
 
 
+class _BlasLimit:
+    """BLAS held to one thread while any compiled fit runs, in any thread.
+
+    OpenBLAS's thread count is process-wide, so the limit is reference-counted:
+    the first fit to enter sets it to 1, the last to leave restores the count
+    found by the first.  Meanwhile every BLAS call of the process, other
+    threads' included, runs on one thread.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._limiter = None
+
+    def acquire(self):
+        with self._lock:
+            if self._holders == 0:
+                from threadpoolctl import threadpool_limits
+
+                self._limiter = threadpool_limits(limits=1, user_api="blas")
+            self._holders += 1
+
+    def release(self):
+        with self._lock:
+            self._holders -= 1
+            if self._holders == 0:
+                self._limiter.restore_original_limits()
+                self._limiter = None
+
+
+_BLAS_LIMIT = _BlasLimit()
+
+
 @contextmanager
 def blas_held_to_one_thread(backend_name):
-    """Hold BLAS to one thread while compiled kernels run (two thread pools on two cores fight).
+    """Hold BLAS to one thread while compiled kernels run (two thread pools on two cores
+    fight); safe when fits overlap in several threads (see :class:`_BlasLimit`).
 
     The NumPy backend computes with BLAS, so it keeps BLAS's own threads.
     """
-    if get_backend(backend_name).name == "numpy":
+    if raw_kernels(backend_name).name == "numpy":
         yield
         return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
+    _BLAS_LIMIT.acquire()
+    try:
         yield
+    finally:
+        _BLAS_LIMIT.release()
 
 
 def objective(backend, problem, theta, grad, n_threads):
@@ -253,7 +298,7 @@ class FitLoop:
         self.history = History()
         no_change = settings.n_iter_no_change if stall_rule else math.inf
         self.stops = StopRules(settings.tol, no_change)
-        self.reason, self.epoch = None, 0
+        self.reason, self.epoch, self.kept = None, 0, None
 
     def diverged(self, loss):
         """True (and the stop reason set) when ``loss`` shows divergence."""
@@ -275,6 +320,23 @@ class FitLoop:
             self.reason = reason
         return reason
 
+    def keep_best(self, best, theta, optimizer):
+        """Return to the best checkpoint when the run ended worse than it, or diverged."""
+        if self.reason == "converged" or not len(self.history) and self.reason != "diverged":
+            return
+        last = self.history.columns.get("validation_loss", self.history.columns["loss"])
+        if self.reason == "diverged" or best.loss < last[-1]:
+            best.checkpoint.restore(theta, optimizer)
+            self.kept = best
+
+    def keep_start_if_better(self, best, sample, theta, optimizer):
+        """Mini-batch: return to the initial parameters when they are better on the row sample."""
+        start, end = self.stops.initial_loss, sample.loss(theta)
+        if start is not None and (end is None or end > start):
+            best.back_to_start(start)
+            best.checkpoint.restore(theta, optimizer)
+            self.kept = best
+
     @contextmanager
     def running(self):
         self.progress = _Progress(self.settings, self.unit)
@@ -283,18 +345,41 @@ class FitLoop:
         finally:
             self.progress.close(self.reason or "max_iter", max(self.epoch, 1), self.history)
 
+    def _kept_words(self):
+        if self.kept is None:
+            return ""
+        if self.kept.epoch == 0:
+            return "the initial parameters are kept"
+        return f"the parameters of {self.unit} {self.kept.epoch} (loss {self.kept.loss:.6g}), the best seen, are kept"
+
+    def _first_loss(self):
+        return self.stops.initial_loss if self.stops.initial_loss is not None else self.history.columns["loss"][0]
+
     def result(self, theta):
         """The :class:`Result`, after the warning the stop reason calls for."""
         self.reason = self.reason or "max_iter"
         n_iter = max(self.epoch + (self.reason == "diverged"), 1)
+        owner, unit = self.settings.owner, self.unit
+        kept = self._kept_words()
         if self.reason == "diverged":
             warnings.warn(
-                f"{self.settings.owner}: training diverged at {self.unit} {self.epoch + 1} (the loss became non-finite "
-                f"or grew over {DIVERGENCE_FACTOR:g} times its initial value); the parameters from before that "
-                f"{self.unit} are kept. To fix it: {self.advice['diverged']}.", RuntimeWarning, stacklevel=4)
+                f"{owner}: training diverged at {unit} {self.epoch + 1} (the loss became non-finite or grew over "
+                f"{DIVERGENCE_FACTOR:g} times its initial value); {kept or 'the parameters before it are kept'}. "
+                f"To fix it: {self.advice['diverged']}.", RuntimeWarning, stacklevel=4)
+        elif self.kept is not None and self.kept.epoch == 0:
+            warnings.warn(
+                f"{owner}: training ended worse than it started (loss {self._first_loss():.6g} -> "
+                f"{self.history.columns['loss'][-1]:.6g}); {kept}. To fix it: {self.advice['diverged']}.",
+                ConvergenceWarning, stacklevel=4)
+        elif self.reason == "stalled" and self.history.columns["grad_norm"][-1] > 100 * self.settings.tol:
+            warnings.warn(
+                f"{owner}: the loss stopped improving for {self.settings.n_iter_no_change} {unit}s while the gradient "
+                f"norm {self.history.columns['grad_norm'][-1]:.3g} is far above tol={self.settings.tol} (a plateau, "
+                f"a saddle, or a learning rate too small or too large){'; ' + kept if kept else ''}. "
+                f"{self.advice['stalled']}.", ConvergenceWarning, stacklevel=4)
         elif self.reason == "max_iter" and self.settings.warn_at_max_iter:
             warnings.warn(
-                f"{self.settings.owner} reached max_iter={self.settings.max_iter} {self.unit}s before converging "
+                f"{owner} reached max_iter={self.settings.max_iter} {unit}s before converging "
                 f"(gradient norm {self.history.columns['grad_norm'][-1]:.3g} > tol={self.settings.tol}); "
                 f"{self.advice['max_iter']}.", ConvergenceWarning, stacklevel=4)
         return Result(theta, self.history.arrays(), self.reason, n_iter)
@@ -302,10 +387,12 @@ class FitLoop:
 
 FIRST_ORDER_ADVICE = {
     "diverged": "lower the learning rate (lr), set clip_norm, or standardize the features",
+    "stalled": "Try another learning rate (lr) or schedule, an adaptive optimizer, or standardized features",
     "max_iter": "increase max_iter or the learning rate, or standardize the features",
 }
 LBFGS_ADVICE = {
     "diverged": "standardize the features, or increase alpha",
+    "stalled": "Standardize the features",
     "max_iter": "increase max_iter, or standardize the features",
 }
 
@@ -318,7 +405,7 @@ def train(problem, theta, settings, optimizer=None, schedule=None, validation=No
     ``optimizer`` (a :mod:`fastgd.optim` object, stepped in place) at the rates of
     ``schedule`` (full batch, mini-batch with ``settings.batch_size``, or an Armijo line
     search).  ``validation(theta)`` gives the loss watched by the stop rules."""
-    backend = get_backend(settings.backend)
+    backend = raw_kernels(settings.backend)
     if optimizer is None:
         return _lbfgs(problem, theta, settings, backend)
     if isinstance(schedule, sch.ArmijoLineSearch):
@@ -357,12 +444,32 @@ class _Checkpoint:
         optimizer.restore(self.optimizer_state)
 
 
+class _Best:
+    """The lowest monitored loss seen and the checkpoint it describes (the answer of a run
+    that ends worse, or diverges); until an epoch is offered, the initial parameters."""
+
+    def __init__(self, theta, optimizer):
+        self.start = _Checkpoint(theta, optimizer)
+        self.loss, self.checkpoint, self.epoch = math.inf, self.start, 0
+
+    def offer(self, loss, epoch, make_checkpoint):
+        if loss < self.loss:
+            self.loss, self.checkpoint, self.epoch = loss, make_checkpoint(), epoch
+
+    def back_to_start(self, loss):
+        self.loss, self.checkpoint, self.epoch = loss, self.start, 0
+
+
 def _first_order(problem, theta, optimizer, schedule, settings, backend, validation):
     """Full-batch or mini-batch steps of ``optimizer``; the rate set once per epoch."""
     loop, rates = FitLoop(settings, advice=FIRST_ORDER_ADVICE), _Rates(schedule)
     grad = np.empty(theta.shape[0], dtype=theta.dtype)
     full_batch = settings.batch_size is None
     epoch_runner = _full_batch_epoch if full_batch else _minibatch_epoch(problem, settings)
+    sample = None if full_batch else _RowSample(backend, problem)
+    if sample is not None:  # the first epoch's mean may have exploded already: measure against the start
+        loop.stops.initial_loss = sample.loss(theta)
+    best = _Best(theta, optimizer)
     previous = _Checkpoint(theta, optimizer)
     with loop.running():
         for epoch in range(settings.max_iter):
@@ -372,17 +479,44 @@ def _first_order(problem, theta, optimizer, schedule, settings, backend, validat
             # the loss describes the parameters before this epoch's step (full batch) or the epoch's path
             restore_point = previous if full_batch else before
             if loop.diverged(loss):
-                restore_point.restore(theta, optimizer)
                 break
             extra = {"lr": optimizer.lr} if validation is None else {"lr": optimizer.lr, "validation_loss": validation(theta)}
-            decision = rates.observe(extra.get("validation_loss", loss))
+            watched = extra.get("validation_loss", loss)
+            if full_batch and validation is None:  # the loss of theta_epoch, the parameters before the step
+                best.offer(watched, epoch, lambda: before)
+            else:  # a loss of the parameters at the end of the epoch
+                best.offer(watched, epoch + 1, lambda: _Checkpoint(theta, optimizer))
+            decision = rates.observe(watched)
             if loop.end_of_epoch(loss, grad, rate_at_floor=decision.at_floor, **extra) is not None:
                 break
             if decision.undo:
                 restore_point.restore(theta, optimizer)
             else:
                 previous = before
+        loop.keep_best(best, theta, optimizer)
+        if sample is not None and loop.kept is None and loop.reason != "converged":
+            loop.keep_start_if_better(best, sample, theta, optimizer)
     return loop.result(theta)
+
+
+class _RowSample:
+    """Up to 4096 rows spread evenly over X (no randomness consumed): the objective there
+    compares parameters in mini-batch training, where epoch means describe a path."""
+
+    def __init__(self, backend, problem):
+        n = problem.X.shape[0]
+        rows = np.unique(np.linspace(0, n - 1, min(n, 4096)).astype(np.intp))
+        weights = None if problem.sample_weight is None else problem.sample_weight[rows]
+        self.backend, self.empty = backend, weights is not None and not weights.any()
+        self.problem = dataclasses.replace(problem, X=problem.X[rows], y=problem.y[rows], sample_weight=weights)
+
+    def loss(self, theta):
+        """The objective on the sample at ``theta``, or None (not finite, or no weight)."""
+        if self.empty:
+            return None
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss = objective(self.backend, self.problem, theta, np.empty_like(theta), 1)
+        return loss if math.isfinite(loss) else None
 
 
 def _full_batch_epoch(backend, problem, theta, grad, optimizer, settings):
@@ -407,7 +541,7 @@ def _minibatch_epoch(problem, settings):
         grad64 = np.empty(theta.shape[0], dtype=np.float64)
         loss, n_steps = backend.minibatch_epoch(
             problem.X, problem.y, problem.sample_weight, order, theta, grad_mean=grad64, **optimizer.bind(theta),
-            loss=LOSS_CODES[problem.loss], batch_size=settings.batch_size, alpha=problem.alpha,
+            loss=LOSS_CODES[problem.loss], batch_size=min(settings.batch_size, problem.X.shape[0]), alpha=problem.alpha,
             decoupled=problem.decoupled, fit_intercept=problem.fit_intercept, n_threads=settings.n_threads,
         )
         optimizer.advance(n_steps)
