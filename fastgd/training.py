@@ -622,10 +622,11 @@ def _lbfgs(problem, theta, settings, backend):
     with loop.running():
         if loop.diverged(initial_loss):
             return loop.result(theta)
-        try:
+        try:  # ftol from float64 for float32 data too: the kernels sum the objective in float64, and a
+            # float32 eps here stopped ill-conditioned float32 fits at a 1e-5 gap
             result = minimize(fun, start, jac=True, method="L-BFGS-B", callback=callback,
                               options=dict(maxiter=settings.max_iter, gtol=settings.tol / math.sqrt(theta.shape[0]),
-                                           ftol=64 * np.finfo(theta.dtype).eps, maxcor=20))
+                                           ftol=64 * np.finfo(np.float64).eps, maxcor=20))
         except _NonFinite:
             loop.reason, result = "diverged", None
         theta[...] = best["x"]

@@ -175,6 +175,30 @@ def test_a_stall_far_from_a_small_gradient_warns():
     assert model.stop_reason_ == "stalled"
 
 
+def _gap_after(X, y, alpha, max_iter, best):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
+        model = fastgd.LogisticRegression(alpha=alpha, tol=0.0, max_iter=max_iter).fit(X, y)
+    w = model.coef_.ravel().astype(np.float64)
+    loss = losses.logistic_loss_grad(X.astype(np.float64), y, w, float(model.intercept_[0]))[0] + alpha / 2 * w @ w
+    return (loss - best) / best
+
+
+def test_float32_lbfgs_reaches_a_small_gap_as_fast_as_float64_on_ill_conditioned_data():
+    """Redundant features make the problem ill-conditioned; float32 data (kept float32) must reach
+    a 1e-6 relative gap in at most two iterations more than float64 takes."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    X, y = datasets.make_classification(n_samples=20_000, n_features=100, n_informative=50, random_state=0)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    y = y.astype(np.float64)
+    alpha = 1 / (1e6 * len(y))
+    tight = fastgd.LogisticRegression(alpha=alpha, tol=0.0, max_iter=500).fit(X, y)
+    w = tight.coef_.ravel()
+    best = losses.logistic_loss_grad(X, y, w, float(tight.intercept_[0]))[0] + alpha / 2 * w @ w
+    needed = next(k for k in range(2, 60) if _gap_after(X, y, alpha, k, best) < 1e-6)
+    assert _gap_after(X.astype(np.float32), y, alpha, needed + 2, best) < 1e-6
+
+
 # ---- 7. an out that overlaps the input in part -------------------------------------------------
 
 
