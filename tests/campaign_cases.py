@@ -75,9 +75,9 @@ DTYPES = ["float64", "float32", "int64", "bool", ">f8", ">f4", "float16", "compl
 @st.composite
 def arrays(draw, shape):
     """An array of ``shape`` with a generated dtype, values (normal, extreme or both) and layout."""
-    dtype = draw(st.sampled_from(DTYPES))
+    dtype = draw(st.sampled_from(["float64"] * 6 + ["float32"] * 4 + DTYPES))  # mostly valid, so most calls run
     size = int(np.prod(shape))
-    kind = draw(st.sampled_from(["normal", "extreme", "mixed"]))
+    kind = draw(st.sampled_from(["normal"] * 3 + ["extreme", "mixed"]))
     seed = draw(st.integers(0, 2**16))
     rng = np.random.default_rng(seed)
     values = rng.standard_normal(size) * draw(st.sampled_from([1.0, 1e3, 1e-3]))
@@ -91,7 +91,7 @@ def arrays(draw, shape):
         with np.errstate(all="ignore"):
             array = values.astype(dtype)
     array = array.reshape(shape)
-    layout = draw(st.sampled_from(["contiguous", "strided", "read-only", "fortran"]))
+    layout = draw(st.sampled_from(["contiguous"] * 3 + ["strided", "read-only", "fortran"]))
     if layout == "strided" and array.ndim:
         array = np.repeat(array, 2, axis=0)[::2]
     elif layout == "read-only":
@@ -101,7 +101,7 @@ def arrays(draw, shape):
     return array
 
 
-N_THREADS = st.sampled_from([None, 1, 2, 3, 64, 40_000, 0, -1, 2**31, 2**63, 1.5, "2", True])
+N_THREADS = st.sampled_from([None, 1, 2] * 4 + [3, 64, 40_000, 0, -1, 2**31, 2**63, 1.5, "2", True])
 SIZES = st.integers(0, 6) | st.sampled_from([17, 257])
 
 
@@ -119,11 +119,12 @@ def assert_matches(result, expected, dtype):
         np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * scale)
 
 
-def compare_backends(group, run):
-    """``run(backend)`` on every backend: the same kind of outcome, finite matching results."""
+def compare_backends(group, run, finite_results=True):
+    """``run(backend)`` on every backend: the same kind of outcome, matching results, finite
+    unless ``finite_results`` is False (an elementwise function of an infinite input)."""
     reference_kind, reference = outcome(lambda: run("numpy"))
     record(group, "numpy", reference_kind)
-    if reference_kind == "ok":
+    if reference_kind == "ok" and finite_results:
         assert finite(reference), f"numpy returned a non-finite result: {reference}"
     for name in BACKENDS:
         if name == "numpy":
@@ -135,7 +136,7 @@ def compare_backends(group, run):
             assert overflow, f"{name}: {kind} {result!r} where numpy gave {reference_kind} {reference!r}"
             continue
         if kind == "ok":
-            assert finite(result), f"{name} returned a non-finite result"
+            assert finite(result) or not finite_results, f"{name} returned a non-finite result"
             assert_matches(result, reference, _dtype_of(result))
 
 
@@ -185,13 +186,13 @@ def test_elementwise(shape, data, n_threads, function, out):
             target.flags.writeable = out != "read-only"
         return getattr(losses, function)(source, out=target, backend=backend, n_threads=n_threads)
 
-    compare_backends(function, run)
+    compare_backends(function, run, finite_results=False)  # log1pexp(inf) = inf, as it should
 
 
 # ---- the optimizers ------------------------------------------------------------------------------
 
-HYPER_VALUES = st.sampled_from([0.0, 1e-3, 0.5, 0.9, 1.0, 2.0, 1e300, -1.0, np.nan, np.inf, True, "0.1", None,
-                                (0.9, 0.999), (0.9, 2.0), (np.nan, 0.5)])
+HYPER_VALUES = st.sampled_from([1e-3, 0.5, 0.9, (0.9, 0.999)] * 3 + [0.0, 1.0, 2.0, 1e300, -1.0, np.nan, np.inf, True,
+                                                                   "0.1", None, (0.9, 2.0), (np.nan, 0.5)])
 
 
 @given(name=st.sampled_from([n for n in optim.__all__ if n != "Optimizer"]), data=st.data(),
