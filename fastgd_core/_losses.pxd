@@ -20,3 +20,8 @@ cdef extern from "_losses.h" nogil:
     void fgd_linear_predict(int is_float32, const void *X, ptrdiff_t n, ptrdiff_t d, const void *w, double b,
                             void *out, int n_threads)
     void fgd_elementwise(int is_float32, int kind, const void *z, void *out, ptrdiff_t n, int n_threads)
+    ctypedef void (*fgd_chunk_fn)(void *job, int c, ptrdiff_t lo, ptrdiff_t hi) noexcept nogil
+    int FGD_MIN_WORK
+    int fgd_n_chunks(int n_threads, ptrdiff_t items, ptrdiff_t work, ptrdiff_t min_work)
+    void fgd_run_chunks(fgd_chunk_fn run, void *job, ptrdiff_t n, int chunks)
+    double fgd_exp_nonpos(double t)

@@ -25,6 +25,7 @@ KERNELS = (
     "linear_predict",
     "logistic_loss_grad",
     "squared_loss_grad",
+    "softmax_loss_grad",
     "squared_norm",
     "optimizer_update",
     "minibatch_epoch",
@@ -79,6 +80,23 @@ def squared_loss_grad(X, y, w, b, sample_weight, grad_w, *, n_threads):
     ``l_i = (z_i - y_i)^2 / 2`` and ``dl/dz = z_i - y_i``; otherwise exactly as
     :func:`logistic_loss_grad`: writes ``grad_w`` and returns
     ``(loss, grad_b)``, sample-weighted means.
+    """
+
+
+def softmax_loss_grad(X, y, W, b, sample_weight, grad_W, grad_b, *, n_threads):
+    """Mean softmax cross-entropy of ``Z = X W + b`` over k >= 2 classes, and its gradient.
+
+    ``y`` (n,) holds class indices ``0 .. k-1`` in X's dtype; ``W`` is (d, k),
+    ``b`` (k,); ``grad_W`` (d, k) and ``grad_b`` (k,) are written.  With
+    ``m_i = max_c Z_ic`` and ``lse_i = m_i + log(sum_c exp(Z_ic - m_i))`` (the
+    stable log-sum-exp, in float64):
+
+    * ``l_i = lse_i - Z_{i, y_i}``;
+    * ``dl/dZ_ic = exp(Z_ic - lse_i) - [c == y_i]`` (the softmax minus the one-hot label).
+
+    Writes ``grad_W = sum_i s_i x_i^T dl/dZ_i / S`` and ``grad_b = sum_i s_i dl/dZ_i / S``
+    and returns ``loss = sum_i s_i l_i / S`` (``S = sum_i s_i``).  Reads each
+    row of ``X`` once.
     """
 
 

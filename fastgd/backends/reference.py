@@ -83,6 +83,34 @@ def squared_loss_grad(X, y, w, b, sample_weight, grad_w, *, n_threads):
     return _finish(X, residual, grad_w, loss)
 
 
+def softmax_terms(Z, y):
+    """Per-sample softmax cross-entropy ``l`` and ``dl/dZ`` from logits ``Z`` (n, k), in float64:
+    ``l = lse - Z[y]`` with the stable log-sum-exp, ``dl/dZ = softmax(Z) - onehot(y)``."""
+    Z = Z.astype(np.float64, copy=False)
+    top = Z.max(axis=1, keepdims=True)
+    lse = top[:, 0] + np.log(np.sum(np.exp(Z - top), axis=1))
+    rows, labels = np.arange(Z.shape[0]), y.astype(np.intp)
+    dZ = np.exp(Z - lse[:, None])
+    dZ[rows, labels] -= 1.0
+    return lse - Z[rows, labels], dZ
+
+
+def softmax_loss_grad(X, y, W, b, sample_weight, grad_W, grad_b, *, n_threads):
+    """Sample-weighted mean softmax cross-entropy of ``X W + b`` and its gradient."""
+    loss_i, dZ = softmax_terms(X @ W + b, y)
+    if sample_weight is None:
+        total, loss = X.shape[0], float(np.sum(loss_i)) / X.shape[0]
+    else:
+        weights = sample_weight.astype(np.float64)
+        total = float(np.sum(weights))
+        loss = float(np.dot(weights, loss_i)) / total
+        dZ *= weights[:, None]
+    residual = (dZ / total).astype(X.dtype)
+    np.matmul(X.T, residual, out=grad_W)
+    grad_b[...] = np.sum(dZ, axis=0) / total
+    return loss
+
+
 # ---- optimizers -------------------------------------------------------------------------
 
 

@@ -7,7 +7,8 @@ installed package; importing this package compiles nothing.
 
 from fastgd.backends._spec import KERNELS
 from fastgd.backends.numba_backend._cache import cache_dir
-from fastgd.backends.numba_backend.losses import linear_predict, log1pexp, logistic_loss_grad, sigmoid, squared_loss_grad
+from fastgd.backends.numba_backend.losses import (linear_predict, log1pexp, logistic_loss_grad, sigmoid, softmax_loss_grad,
+                                                  squared_loss_grad)
 from fastgd.backends.numba_backend.optim import optimizer_update, squared_norm
 from fastgd.backends.numba_backend.training import minibatch_epoch
 

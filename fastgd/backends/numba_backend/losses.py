@@ -40,7 +40,7 @@ from fastgd.backends.numba_backend._threads import chunk as _chunk
 from fastgd.backends.numba_backend._threads import n_chunks_for as _n_chunks
 from fastgd.backends.numba_backend._threads import run_parallel as _run_parallel
 
-__all__ = ["sigmoid", "log1pexp", "linear_predict", "logistic_loss_grad", "squared_loss_grad"]
+__all__ = ["sigmoid", "log1pexp", "linear_predict", "logistic_loss_grad", "squared_loss_grad", "softmax_loss_grad"]
 
 _MATH = dict(nogil=True, error_model="numpy", fastmath={"contract"})
 _SUM = dict(nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
@@ -295,6 +295,48 @@ def _finish(partial, sums, grad_w):
     return total[0] / total[2], total[1] / total[2]
 
 
+@fastgd_njit(**_SUM)
+def _softmax_range(X, y, W, b, s, weighted, start, stop, gW, gb):
+    """Sums over rows ``start:stop``: writes ``gW = sum_i s_i x_i^T dl/dZ_i`` (float64 (d, k),
+    overwritten) and ``gb = sum_i s_i dl/dZ_i`` (float64 (k,)); returns ``(sum s l, sum s)``.
+
+    Per block of rows: ``Z = X_block W`` and ``gW += X_block^T G`` are matrix products in
+    the dtype of ``X`` (BLAS through ``np.dot``); between them, per row, the stable
+    log-sum-exp, the loss and ``G = s (softmax(z) - onehot(y))`` in float64.
+    """
+    d, k = W.shape
+    rows = max(8, min(256, (1 << 17) // max(1, (d + k) * X.itemsize)))
+    G = np.empty((rows, k), X.dtype)
+    z = np.empty(k)
+    gW[:, :] = 0.0
+    gb[:] = 0.0
+    loss_sum = 0.0
+    weight = 0.0
+    for i0 in range(start, stop, rows):
+        m = min(rows, stop - i0)
+        Xb = X[i0 : i0 + m]
+        Z = np.dot(Xb, W)
+        for r in range(m):
+            top = -np.inf
+            for c in range(k):
+                z[c] = np.float64(Z[r, c]) + np.float64(b[c])
+                top = max(top, z[c])
+            total = 0.0
+            for c in range(k):
+                total += _exp_nonpos(z[c] - top)
+            lse = top + np.log(total)
+            label = np.intp(y[i0 + r])
+            sr = np.float64(s[i0 + r]) if weighted else 1.0
+            loss_sum += sr * (lse - z[label])
+            weight += sr
+            for c in range(k):
+                g = sr * (_exp_nonpos(z[c] - lse) - (1.0 if c == label else 0.0))
+                G[r, c] = g
+                gb[c] += g
+        gW += np.dot(Xb.T, G[:m])
+    return loss_sum, weight
+
+
 # ------------------------------------------------- parallel whole inputs
 # Serial calls go straight to the ``_range`` kernels: a jitted caller would
 # re-optimize the kernel it links in, doubling the compile time.
@@ -305,6 +347,13 @@ def _loss_grad_parallel(kind, X, y, w, b, s, weighted, partial, sums, n_chunks):
     for c in prange(n_chunks):
         lo, hi = _chunk(c, X.shape[0], n_chunks)
         sums[c, 0], sums[c, 1], sums[c, 2] = _loss_grad_range(kind, X, y, w, b, s, weighted, lo, hi, partial[c])
+
+
+@fastgd_njit(**_PARALLEL)
+def _softmax_parallel(X, y, W, b, s, weighted, gW, gb, sums, n_chunks):
+    for c in prange(n_chunks):
+        lo, hi = _chunk(c, X.shape[0], n_chunks)
+        sums[c, 0], sums[c, 1] = _softmax_range(X, y, W, b, s, weighted, lo, hi, gW[c], gb[c])
 
 
 @fastgd_njit(**_PARALLEL)
@@ -396,3 +445,23 @@ def squared_loss_grad(X, y, w, b, sample_weight, grad_w, *, n_threads):
     ``(sum s l / S, sum s (z - y) / S)``, ``S = sum s``.
     """
     return _loss_grad(_SQUARED, X, y, w, b, sample_weight, grad_w, n_threads)
+
+
+def softmax_loss_grad(X, y, W, b, sample_weight, grad_W, grad_b, *, n_threads):
+    """Mean softmax cross-entropy of ``Z = X W + b`` and its gradient: ``l = lse(z) - z_y``,
+    ``dl/dz = softmax(z) - onehot(y)``; writes ``grad_W = sum s x^T dl/dz / S`` and
+    ``grad_b = sum s dl/dz / S`` and returns ``sum s l / S``."""
+    n, d = X.shape
+    k = W.shape[1]
+    weighted = sample_weight is not None
+    s = sample_weight if weighted else y
+    n_chunks = _n_chunks(n * (d + 32) * k, n_threads)
+    gW, gb, sums = np.empty((n_chunks, d, k)), np.empty((n_chunks, k)), np.empty((n_chunks, 2))
+    if n_chunks == 1:
+        sums[0] = _softmax_range(X, y, W, b, s, weighted, 0, n, gW[0], gb[0])
+    else:
+        _run_parallel(_softmax_parallel, n_chunks, X, y, W, b, s, weighted, gW, gb, sums)
+    total = sums.sum(axis=0)
+    grad_W[...] = gW.sum(axis=0) / total[1]
+    grad_b[...] = gb.sum(axis=0) / total[1]
+    return float(total[0] / total[1])
