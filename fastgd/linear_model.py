@@ -36,7 +36,6 @@ from fastgd import optim
 from fastgd import schedules as sch
 from fastgd import training
 from fastgd._sklearn_compat import (
-    HAVE_SKLEARN,
     BaseEstimator,
     ClassifierMixin,
     RegressorMixin,
@@ -216,19 +215,28 @@ class _GradientDescentModel(BaseEstimator):
 
     def _train(self, X, targets, sample_weight, params, settings, theta, opt, validation, schedule=None):
         decoupled = opt is not None and opt.decouples_weight_decay
-        problem = training.Problem(X, targets, sample_weight, self._loss, params["alpha"], params["fit_intercept"],
-                                   decoupled=decoupled)
+        problem = training.Problem(X, targets, sample_weight, self._objective_loss(), params["alpha"],
+                                   params["fit_intercept"], decoupled=decoupled, n_classes=self._n_outputs())
         if opt is not None and schedule is None:
             schedule = self._schedule(opt, params, settings)
         with training.blas_held_to_one_thread(settings.backend):
             return training.train(problem, theta, settings, opt, schedule, validation)
 
+    def _objective_loss(self):
+        return self._loss
+
+    def _n_outputs(self):
+        """Columns of the weight matrix (and intercepts): 1 but for multinomial models."""
+        return 1
+
     def _initial_theta(self, X, keep=None):
+        """``[W (d, k) row-major, b (k)]``: zeros, or the fitted ``coef_`` (k, d) and ``intercept_``."""
         keep = (self.warm_start and hasattr(self, "coef_")) if keep is None else keep
-        theta = np.zeros(X.shape[1] + 1, dtype=X.dtype)
-        if keep and np.size(self.coef_) == X.shape[1]:
-            theta[:-1] = np.ravel(self.coef_)
-            theta[-1] = np.ravel(self.intercept_)[0] if self.fit_intercept else 0.0
+        k, d = self._n_outputs(), X.shape[1]
+        theta = np.zeros(d * k + k, dtype=X.dtype)
+        if keep and np.size(self.coef_) == d * k:
+            theta[:d * k] = np.asarray(self.coef_).reshape(k, d).T.ravel()
+            theta[d * k:] = np.ravel(self.intercept_) if self.fit_intercept else 0.0
         return theta
 
     def _hold_out(self, X, targets, sample_weight, settings):
@@ -242,8 +250,9 @@ class _GradientDescentModel(BaseEstimator):
             raise ValueError("early_stopping needs samples with positive weight in both the training and the validation set")
         X_held, y_held = X[held], targets[held]
         backend = raw_kernels(settings.backend)
-        grad = np.empty(X.shape[1] + 1, dtype=X.dtype)
-        held_problem = training.Problem(X_held, y_held, held_weights, self._loss, 0.0, bool(self.fit_intercept))
+        grad = np.empty(X.shape[1] * self._n_outputs() + self._n_outputs(), dtype=X.dtype)
+        held_problem = training.Problem(X_held, y_held, held_weights, self._objective_loss(), 0.0,
+                                        bool(self.fit_intercept), n_classes=self._n_outputs())
         return weights, lambda theta: training.objective(backend, held_problem, theta, grad, settings.n_threads)
 
     def _validation_rows(self, targets, rng):
@@ -253,9 +262,10 @@ class _GradientDescentModel(BaseEstimator):
         return np.sort(rng.permutation(len(targets))[:n_held])
 
     def _store(self, result, dtype):
-        d = result.theta.shape[0] - 1
-        coef = result.theta[:d].astype(dtype, copy=True)
-        intercept = float(result.theta[d]) if self.fit_intercept else 0.0
+        k = self._n_outputs()
+        d = (result.theta.shape[0] - k) // k
+        coef = result.theta[:d * k].reshape(d, k).T.astype(dtype, copy=True)  # (k, d)
+        intercept = result.theta[d * k:].astype(dtype, copy=True) if self.fit_intercept else np.zeros(k, dtype)
         self._set_coef(coef, intercept, dtype)
         self.n_iter_ = int(result.n_iter)
         self.history_ = result.history
@@ -263,13 +273,16 @@ class _GradientDescentModel(BaseEstimator):
 
     # -- prediction --------------------------------------------------------------------------
     def _linear(self, X):
+        """``X coef_^T + intercept_`` (n, k) in X's dtype, one kernel pass per output."""
         check_is_fitted(self)
         X = np.ascontiguousarray(validate_data(self, X, reset=False, dtype=[np.float64, np.float32], accept_sparse=False))
-        out = np.empty(X.shape[0], dtype=X.dtype)
-        w = np.ascontiguousarray(np.ravel(self.coef_), dtype=X.dtype)
-        intercept = float(np.ravel(self.intercept_)[0])
-        raw_kernels(self.backend).linear_predict(X, w, intercept, out, n_threads=v.check_n_threads(self.n_threads))
-        return out
+        coef = np.asarray(self.coef_, dtype=X.dtype).reshape(-1, X.shape[1])
+        intercept = np.ravel(self.intercept_)
+        out = np.empty((coef.shape[0], X.shape[0]), dtype=X.dtype)
+        kernel, n_threads = raw_kernels(self.backend).linear_predict, v.check_n_threads(self.n_threads)
+        for c in range(coef.shape[0]):
+            kernel(X, np.ascontiguousarray(coef[c]), float(intercept[c]), out[c], n_threads=n_threads)
+        return out.T
 
 
 class LinearRegression(RegressorMixin, _GradientDescentModel):
@@ -296,22 +309,26 @@ class LinearRegression(RegressorMixin, _GradientDescentModel):
         return y, sample_weight
 
     def _set_coef(self, coef, intercept, dtype):
-        self.coef_, self.intercept_ = coef, intercept
+        self.coef_, self.intercept_ = coef[0], float(intercept[0])
 
     def predict(self, X):
         """``X w + b``."""
-        return self._linear(X)
+        return self._linear(X)[:, 0]
 
 
 class LogisticRegression(ClassifierMixin, _GradientDescentModel):
-    """Binary logistic regression by gradient descent: minimizes the weighted mean
-    binary cross-entropy of ``z = x . w + b`` plus ``alpha/2 ||w||^2``.
+    """Logistic regression by gradient descent, binary or multinomial.
 
-    Labels may be any two values (``classes_``, sorted; the second is the
-    positive class).  ``class_weight`` is ``None``, ``"balanced"``
-    (``n / (2 n_c)``) or a dict ``{label: weight}``; it multiplies
-    ``sample_weight``.  Fitted attributes as :class:`LinearRegression`, with
-    ``coef_`` (1, d), ``intercept_`` (1,) and ``classes_``.
+    Two classes: the weighted mean binary cross-entropy of ``z = x . w + b``
+    plus ``alpha/2 ||w||^2``; ``coef_`` (1, d), ``intercept_`` (1,), the second
+    of ``classes_`` is the positive class.  Three or more: the weighted mean
+    softmax cross-entropy of ``z = W x + b`` (scikit-learn's multinomial
+    objective) plus ``alpha/2 ||W||_F^2``, intercepts not penalized;
+    ``coef_`` (k, d), ``intercept_`` (k,), ``predict_proba`` rows are the
+    softmax.  Labels may be any values of one type (``classes_``, sorted).
+    ``class_weight`` is ``None``, ``"balanced"`` (``n / (k n_c)``) or a dict
+    ``{label: weight}``; it multiplies ``sample_weight``.  Other fitted
+    attributes as :class:`LinearRegression`.
     """
 
     _loss = "log_loss"
@@ -331,11 +348,6 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
                          verbose=verbose, backend=backend, n_threads=n_threads)
         self.class_weight = class_weight
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        return tags
-
     def _prepare_targets(self, X, y, sample_weight, partial, classes=None):
         _check_classification_targets(y)
         if partial and classes is not None:
@@ -350,27 +362,32 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
             classes = np.unique(y)
         if len(classes) < 2:
             raise ValueError(f"LogisticRegression needs samples of 2 classes, but the data contains only one class: {classes[0]!r}")
-        if len(classes) > 2:
-            raise ValueError(f"Only binary classification is supported; y has {len(classes)} classes: "
-                             f"{classes[:5].tolist()}{' ...' if len(classes) > 5 else ''}")
         unknown = ~np.isin(y, classes)
         if unknown.any():
             raise ValueError(f"y contains labels not in classes: {np.unique(y[unknown]).tolist()[:5]}")
         self.classes_ = classes
-        positive = (y == classes[1])
-        weights = self._class_weights(positive, X.dtype)
+        index = np.searchsorted(classes, y)  # 0 .. k-1; for two classes, 1 is the positive class
+        weights = self._class_weights(index)
         if weights is not None:
             sample_weight = weights if sample_weight is None else sample_weight * weights
             sample_weight = v.check_sample_weight(sample_weight, length=X.shape[0], dtype=X.dtype)
-        return positive.astype(X.dtype), sample_weight
+        return index.astype(X.dtype), sample_weight
 
-    def _class_weights(self, positive, dtype):
-        """Per-sample weights from ``class_weight`` (None when it is None)."""
+    def _objective_loss(self):
+        return "multinomial" if len(self.classes_) > 2 else "log_loss"
+
+    def _n_outputs(self):
+        return len(self.classes_) if len(self.classes_) > 2 else 1
+
+    def _class_weights(self, index):
+        """Per-sample weights from ``class_weight`` (None when it is None); ``index`` is each
+        sample's class index."""
         if self.class_weight is None:
             return None
+        k = len(self.classes_)
         if self.class_weight == "balanced":
-            counts = np.bincount(positive.astype(np.intp), minlength=2).astype(np.float64)
-            per_class = np.divide(len(positive), 2 * counts, out=np.zeros(2), where=counts > 0)
+            counts = np.bincount(index, minlength=k).astype(np.float64)
+            per_class = np.divide(len(index), k * counts, out=np.zeros(k), where=counts > 0)
         elif isinstance(self.class_weight, dict):
             unknown = set(self.class_weight) - set(self.classes_.tolist())
             if unknown:
@@ -380,16 +397,15 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
                 raise ValueError("class_weight values must be finite and non-negative")
         else:
             raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {self.class_weight!r}")
-        return per_class[positive.astype(np.intp)]
+        return per_class[index]
 
     def _set_coef(self, coef, intercept, dtype):
-        self.coef_ = coef.reshape(1, -1)
-        self.intercept_ = np.array([intercept], dtype=dtype)
+        self.coef_, self.intercept_ = coef, intercept
 
     def _validation_rows(self, targets, rng):
         """A stratified held-out set: ``validation_fraction`` of each class."""
         rows = []
-        for label in (0, 1):
+        for label in range(len(self.classes_)):
             members = np.flatnonzero(targets == label)
             n_held = int(round(self.validation_fraction * len(members)))
             rows.append(rng.permutation(members)[:n_held])
@@ -399,28 +415,28 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
         return held
 
     def decision_function(self, X):
-        """``z = X w + b``: positive for the second class of ``classes_``."""
-        return self._linear(X)
+        """Binary: ``z = X w + b`` (n,), positive for the second class of ``classes_``;
+        multinomial: the logits ``X W^T + b`` (n, k)."""
+        z = self._linear(X)
+        return z[:, 0] if z.shape[1] == 1 else z
 
     def predict(self, X):
-        """The class of each row: ``classes_[1]`` where ``z > 0``."""
+        """The class of each row: ``classes_[1]`` where ``z > 0`` (binary), else the largest logit's."""
         z = self.decision_function(X)
-        return self.classes_[(z > 0).astype(np.intp)]
+        return self.classes_[(z > 0).astype(np.intp) if z.ndim == 1 else np.argmax(z, axis=1)]
 
     def predict_proba(self, X):
-        """``[1 - sigmoid(z), sigmoid(z)]`` per row, in float64, computed without overflow."""
-        z = self.decision_function(X).astype(np.float64)
-        backend = raw_kernels(self.backend)
-        proba = np.empty((z.shape[0], 2), dtype=z.dtype)
-        positive, negative = np.empty_like(z), np.empty_like(z)
-        backend.sigmoid(z, positive, n_threads=1)
-        backend.sigmoid(-z, negative, n_threads=1)
-        proba[:, 0], proba[:, 1] = negative, positive
-        return proba
+        """Class probabilities per row, in float64, computed without overflow: ``[1 - sigmoid(z),
+        sigmoid(z)]`` (binary), or the softmax of the logits (rows sum to 1)."""
+        return np.exp(self.predict_log_proba(X))
 
     def predict_log_proba(self, X):
-        """``[-log1pexp(z), -log1pexp(-z)]`` in float64: exact even where a probability rounds to 0 or 1."""
+        """Log-probabilities in float64, exact even where a probability rounds to 0 or 1:
+        ``[-log1pexp(z), -log1pexp(-z)]`` (binary), or ``z - logsumexp(z)``."""
         z = self.decision_function(X).astype(np.float64)
+        if z.ndim == 2:
+            top = np.max(z, axis=1, keepdims=True)
+            return z - (top + np.log(np.sum(np.exp(z - top), axis=1, keepdims=True)))
         backend = raw_kernels(self.backend)
         log_negative, log_positive = np.empty_like(z), np.empty_like(z)
         backend.log1pexp(z, log_negative, n_threads=1)
@@ -438,6 +454,3 @@ def _check_classification_targets(y):
     if y.dtype.kind == "O" and len({isinstance(label, str) for label in y.ravel()}) > 1:
         raise ValueError("y mixes string and number labels; use labels of one type")
 
-
-if not HAVE_SKLEARN:  # the stand-in mixins have no tags
-    del LogisticRegression.__sklearn_tags__

@@ -58,6 +58,7 @@ from fastgd.backends import raw_kernels
 from fastgd.backends._spec import LOSS_CODES
 
 STOP_REASONS = ("converged", "stalled", "precision", "diverged", "max_iter")
+LOSSES = (*LOSS_CODES, "multinomial")  # the compiled epochs know LOSS_CODES; "multinomial" steps batch by batch
 DIVERGENCE_FACTOR = 1e3
 
 
@@ -70,20 +71,36 @@ class Problem:
     """
 
     X: np.ndarray
-    y: np.ndarray
+    y: np.ndarray  # targets; for "multinomial" class indices 0 .. n_classes - 1 in X's dtype
     sample_weight: np.ndarray  # or None
-    loss: str  # a key of LOSS_CODES
+    loss: str  # one of LOSSES
     alpha: float
     fit_intercept: bool
     decoupled: bool = False
+    n_classes: int = 2  # "multinomial" only
 
     def __post_init__(self):
-        if self.loss not in LOSS_CODES:
-            raise ValueError(f"unknown loss {self.loss!r}; choose one of {sorted(LOSS_CODES)}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; choose one of {sorted(LOSSES)}")
 
     @property
     def n_features(self):
         return self.X.shape[1]
+
+    @property
+    def n_outputs(self):
+        """Intercepts, and columns of the weight matrix: k for multinomial, else 1."""
+        return self.n_classes if self.loss == "multinomial" else 1
+
+    @property
+    def n_weights(self):
+        """The penalized part of ``theta``: ``W`` (d, k) row-major, or ``w`` (d,)."""
+        return self.n_features * self.n_outputs
+
+    def split(self, theta):
+        """``(W, b)``: views of ``theta`` as the weights ((d, k) or (d,)) and the intercepts."""
+        W = theta[:self.n_weights]
+        return (W.reshape(self.n_features, self.n_outputs) if self.loss == "multinomial" else W), theta[self.n_weights:]
 
 
 @dataclass
@@ -161,16 +178,22 @@ def blas_held_to_one_thread(backend_name):
 
 
 def objective(backend, problem, theta, grad, n_threads):
-    """``mean loss + alpha/2 ||w||^2`` at ``theta``; its gradient written into ``grad``."""
-    d = problem.n_features
-    w = theta[:d]
-    kernel = backend.logistic_loss_grad if problem.loss == "log_loss" else backend.squared_loss_grad
-    loss, grad_b = kernel(problem.X, problem.y, w, float(theta[d]), problem.sample_weight, grad[:d], n_threads=n_threads)
+    """``mean loss + alpha/2 ||W||^2`` at ``theta`` (intercepts not penalized); its gradient written into ``grad``."""
+    W, b = problem.split(theta)
+    grad_W, grad_b = problem.split(grad)
+    if problem.loss == "multinomial":
+        loss = backend.softmax_loss_grad(problem.X, problem.y, W, b, problem.sample_weight, grad_W, grad_b,
+                                         n_threads=n_threads)
+    else:
+        kernel = backend.logistic_loss_grad if problem.loss == "log_loss" else backend.squared_loss_grad
+        loss, grad_b[0] = kernel(problem.X, problem.y, W, float(b[0]), problem.sample_weight, grad_W, n_threads=n_threads)
+    weights = theta[:problem.n_weights]
     if problem.alpha:
-        w64 = w.astype(np.float64)
+        w64 = weights.astype(np.float64)
         loss += 0.5 * problem.alpha * float(w64 @ w64)
-        grad[:d] += problem.alpha * w
-    grad[d] = grad_b if problem.fit_intercept else 0.0
+        grad[:problem.n_weights] += problem.alpha * weights
+    if not problem.fit_intercept:
+        grad_b[...] = 0.0
     return loss
 
 
@@ -524,20 +547,28 @@ def _full_batch_epoch(backend, problem, theta, grad, optimizer, settings):
     loss = objective(backend, problem, theta, grad, settings.n_threads)
     if not math.isfinite(loss):
         return loss
-    d = problem.n_features
-    stepped = grad.copy()
-    if problem.decoupled:
-        stepped[:d] -= problem.alpha * theta[:d]
-    optimizer.step([theta[:d], theta[d:]], [stepped[:d], stepped[d:]], no_weight_decay=(1,))
+    _step_penalized(problem, theta, grad.copy(), optimizer)
     return loss
 
 
+def _step_penalized(problem, theta, stepped, optimizer):
+    """One step of ``optimizer`` on the weights and the intercepts (which take no weight decay)
+    from the recorded gradient ``stepped``, without its penalty when the decay is decoupled."""
+    d = problem.n_weights
+    if problem.decoupled:
+        stepped[:d] -= problem.alpha * theta[:d]
+    optimizer.step([theta[:d], theta[d:]], [stepped[:d], stepped[d:]], no_weight_decay=(1,))
+
+
 def _minibatch_epoch(problem, settings):
-    """A runner of compiled mini-batch epochs, each over a fresh permutation of the rows."""
+    """A runner of mini-batch epochs, each over a fresh permutation of the rows: compiled
+    for the losses of LOSS_CODES, batch by batch through ``optimizer.step`` otherwise."""
     rng = np.random.default_rng(settings.random_state)
 
     def run(backend, problem, theta, grad, optimizer, settings):
         order = rng.permutation(problem.X.shape[0])
+        if problem.loss not in LOSS_CODES:
+            return _stepped_epoch(backend, problem, theta, grad, optimizer, settings, order)
         grad64 = np.empty(theta.shape[0], dtype=np.float64)
         loss, n_steps = backend.minibatch_epoch(
             problem.X, problem.y, problem.sample_weight, order, theta, grad_mean=grad64, **optimizer.bind(theta),
@@ -549,6 +580,30 @@ def _minibatch_epoch(problem, settings):
         return loss
 
     return run
+
+
+def _stepped_epoch(backend, problem, theta, grad, optimizer, settings, order):
+    """One epoch of mini-batch steps, one ``optimizer.step`` per batch (the rule of the
+    compiled epochs: the batch's own weighted mean objective, the intercepts undecayed);
+    ``grad`` gets the mean of the batch gradients.  Returns the weight-averaged loss."""
+    batch_grad = np.empty_like(theta)
+    grad_sum, loss_sum, weight_sum, n_batches = np.zeros(theta.shape[0]), 0.0, 0.0, 0
+    for start in range(0, len(order), settings.batch_size):
+        rows = order[start:start + settings.batch_size]
+        weights = None if problem.sample_weight is None else problem.sample_weight[rows]
+        weight = float(len(rows)) if weights is None else float(np.sum(weights, dtype=np.float64))
+        if weight == 0.0:
+            continue
+        batch = dataclasses.replace(problem, X=problem.X[rows], y=problem.y[rows], sample_weight=weights)
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss = objective(backend, batch, theta, batch_grad, 1)
+        if not math.isfinite(loss):
+            return loss
+        grad_sum += batch_grad
+        loss_sum, weight_sum, n_batches = loss_sum + loss * weight, weight_sum + weight, n_batches + 1
+        _step_penalized(problem, theta, batch_grad.copy(), optimizer)
+    grad[...] = grad_sum / max(n_batches, 1)
+    return loss_sum / weight_sum if weight_sum > 0 else math.nan
 
 
 def _armijo(problem, theta, optimizer, rule, settings, backend, validation):
