@@ -43,6 +43,8 @@ CLIP_NORM = 1e3  # large enough that the scale stays 1: the step itself is what 
 STATE_ARRAYS = {"SGD-momentum": 1, "Adagrad": 1, "RMSprop": 1, "Adam": 2, "AdamW": 2}
 TORCH_FUSED = {"SGD-momentum", "Adagrad", "Adam", "AdamW"}  # PyTorch has no fused RMSprop
 BATCH_SIZE = 1024
+N_CLASSES = 10  # of the softmax cases
+FLOOR = "X@W+X.T@G"  # the two matrix products a softmax loss+gradient cannot avoid
 
 
 class Unavailable(Exception):
@@ -83,7 +85,7 @@ def family_of(implementation):
     head = implementation.split("-")[0].split(" ")[0]
     if head in ("cython", "numba"):
         return "fastgd"
-    return {"X@w": "numpy", "numpy": "numpy", "torch": "torch", "sklearn": "sklearn"}[head]
+    return {"X@w": "numpy", FLOOR: "numpy", "numpy": "numpy", "torch": "torch", "sklearn": "sklearn"}[head]
 
 
 def scale_sizes(scale):
@@ -164,7 +166,60 @@ def loss_cases(sizes):
             for implementation in ("X@w", *BACKENDS, "torch"):
                 prepare = _loss_call(loss, dtype, sizes, implementation)
                 cases.append(Case("loss", group, implementation, bytes_moved, prepare))
+    for dtype in DTYPES:
+        group = f"softmax loss+grad {dtype} {n:,}x{d} k={N_CLASSES}"
+        bytes_moved = n * d * np.dtype(dtype).itemsize + n * np.dtype(dtype).itemsize
+        for implementation in (FLOOR, *BACKENDS, "torch"):
+            cases.append(Case("loss", group, implementation, bytes_moved, _softmax_call(dtype, sizes, implementation)))
     return cases
+
+
+def _softmax_problem(dtype, sizes):
+    """X standard normal, labels argmax(X W0 + Gumbel noise) with W0 of scale 0.3, and W = W0."""
+
+    def make():
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((sizes["n_samples"], sizes["n_features"]), dtype=np.float64).astype(dtype)
+        W = (0.3 * rng.standard_normal((sizes["n_features"], N_CLASSES))).astype(dtype)
+        y = np.argmax(X @ W + rng.gumbel(size=(len(X), N_CLASSES)).astype(dtype), axis=1).astype(dtype)
+        return X, y, W
+
+    return _shared(("softmax", dtype, sizes["n_samples"], sizes["n_features"]), make)
+
+
+def _softmax_call(dtype, sizes, implementation):
+    def prepare():
+        X, y, W = _softmax_problem(dtype, sizes)
+        b = np.zeros(N_CLASSES, dtype=X.dtype)
+        if implementation == "torch":
+            call = _torch_softmax(X, y, W)
+        elif implementation == FLOOR:
+            G = np.ones((X.shape[0], N_CLASSES), dtype=X.dtype)
+            call = lambda: (X @ W, X.T @ G)  # noqa: E731
+        else:
+            kernel = _backend(implementation).softmax_loss_grad
+            grad_W, grad_b, threads = np.empty_like(W), np.empty_like(b), _threads()
+            call = lambda: kernel(X, y, W, b, None, grad_W, grad_b, n_threads=threads)  # noqa: E731
+        call()
+        return call
+
+    return prepare
+
+
+def _torch_softmax(X, y, W):
+    """PyTorch: a linear layer, ``cross_entropy``, forward and backward (autograd)."""
+    torch = _import_peer("torch")
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y).long()
+    Wt = torch.from_numpy(W.T.copy()).requires_grad_()
+    bt = torch.zeros(W.shape[1], dtype=Wt.dtype, requires_grad=True)
+
+    def call():
+        Wt.grad = bt.grad = None
+        loss = torch.nn.functional.cross_entropy(torch.nn.functional.linear(Xt, Wt, bt), yt)
+        loss.backward()
+        return float(loss)
+
+    return call
 
 
 def _loss_call(loss, dtype, sizes, implementation):

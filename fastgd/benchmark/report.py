@@ -134,7 +134,7 @@ def compare(old, new, threshold=1.2):
     return "\n".join(lines), regressions
 
 
-COLORS = {"X@w": "tab:gray", "numpy-user": "tab:brown", "cython": "tab:blue", "numba": "tab:orange",
+COLORS = {"X@w": "tab:gray", "X@W+X.T@G": "tab:gray", "numpy-user": "tab:brown", "cython": "tab:blue", "numba": "tab:orange",
           "torch": "tab:red", "torch-fused": "tab:purple", "sklearn": "tab:green", "sklearn SGDClassifier": "tab:olive"}
 
 
