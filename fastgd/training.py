@@ -23,7 +23,7 @@ rules.  Stop reasons (``STOP_REASONS``):
   working precision although ``||g|| > tol``: the answer is as good as the
   arithmetic allows, not a plateau;
 * ``diverged`` -- a non-finite loss, or one above 1e3 x the loss at the initial
-  parameters (in mini-batch training estimated on up to 4096 rows before the
+  parameters (in mini-batch training estimated on up to 1024 rows before the
   first step, as the first epoch's mean may already have exploded): the best
   parameters seen are kept (the initial ones if the first epoch diverged) and
   a warning names the fixes;
@@ -523,12 +523,12 @@ def _first_order(problem, theta, optimizer, schedule, settings, backend, validat
 
 
 class _RowSample:
-    """Up to 4096 rows spread evenly over X (no randomness consumed): the objective there
+    """Up to 1024 rows spread evenly over X (no randomness consumed): the objective there
     compares parameters in mini-batch training, where epoch means describe a path."""
 
     def __init__(self, backend, problem):
         n = problem.X.shape[0]
-        rows = np.unique(np.linspace(0, n - 1, min(n, 4096)).astype(np.intp))
+        rows = np.unique(np.linspace(0, n - 1, min(n, 1024)).astype(np.intp))
         weights = None if problem.sample_weight is None else problem.sample_weight[rows]
         self.backend, self.empty = backend, weights is not None and not weights.any()
         self.problem = dataclasses.replace(problem, X=problem.X[rows], y=problem.y[rows], sample_weight=weights)
