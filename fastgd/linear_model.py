@@ -366,7 +366,8 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
         if unknown.any():
             raise ValueError(f"y contains labels not in classes: {np.unique(y[unknown]).tolist()[:5]}")
         self.classes_ = classes
-        index = np.searchsorted(classes, y)  # 0 .. k-1; for two classes, 1 is the positive class
+        # the class index 0 .. k-1; for two classes a mask of the positive class (an n-byte temporary, not 8n)
+        index = (y == classes[1]) if len(classes) == 2 else np.searchsorted(classes, y)
         weights = self._class_weights(index)
         if weights is not None:
             sample_weight = weights if sample_weight is None else sample_weight * weights
@@ -384,7 +385,7 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
         sample's class index."""
         if self.class_weight is None:
             return None
-        k = len(self.classes_)
+        k, index = len(self.classes_), index.astype(np.intp)
         if self.class_weight == "balanced":
             counts = np.bincount(index, minlength=k).astype(np.float64)
             per_class = np.divide(len(index), k * counts, out=np.zeros(k), where=counts > 0)
