@@ -18,6 +18,8 @@ __all__ = [
     "ConvergenceWarning",
     "LinearRegression",
     "LogisticRegression",
+    "MLPClassifier",
+    "MLPRegressor",
     "plot_history",
     "schedules",
     "__version__",
@@ -35,6 +37,8 @@ __all__ = [
 _LAZY = {
     "LinearRegression": "fastgd.linear_model",
     "LogisticRegression": "fastgd.linear_model",
+    "MLPClassifier": "fastgd.neural_network",
+    "MLPRegressor": "fastgd.neural_network",
     "ConvergenceWarning": "fastgd._sklearn_compat",
     "plot_history": "fastgd.plotting",
 }

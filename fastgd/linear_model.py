@@ -61,6 +61,7 @@ class _GradientDescentModel(BaseEstimator):
     """Shared by both estimators: parameter checks, the fit loop, prediction."""
 
     _loss = None
+    _fitted_attribute = "coef_"  # set by fit: a partial_fit after it continues
     _parameter_constraints = {
         "alpha": [v.NON_NEGATIVE],
         "fit_intercept": [v.Boolean()],
@@ -87,24 +88,13 @@ class _GradientDescentModel(BaseEstimator):
     def __init__(self, *, alpha=1e-4, fit_intercept=True, optimizer="auto", lr=None, batch_size=None, schedule=None,
                  max_iter=1000, tol=1e-4, n_iter_no_change=5, clip_norm=None, clip_value=None, early_stopping=False,
                  validation_fraction=0.1, warm_start=False, random_state=None, verbose=0, backend=None, n_threads=None):
-        self.alpha = alpha
-        self.fit_intercept = fit_intercept
-        self.optimizer = optimizer
-        self.lr = lr
-        self.batch_size = batch_size
-        self.schedule = schedule
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.clip_norm = clip_norm
-        self.clip_value = clip_value
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.warm_start = warm_start
-        self.random_state = random_state
-        self.verbose = verbose
-        self.backend = backend
-        self.n_threads = n_threads
+        self._keep_parameters(locals())
+
+    def _keep_parameters(self, values):
+        """Store the constructor's arguments as attributes (scikit-learn: a constructor does nothing else)."""
+        for name, value in values.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
 
     # -- checks ------------------------------------------------------------------------------
     def _validate_params(self):
@@ -201,7 +191,7 @@ class _GradientDescentModel(BaseEstimator):
         """
         params = self._validate_params()
         self._uses_lbfgs(params, partial=True)  # refuses "lbfgs"
-        first_call = not hasattr(self, "coef_")
+        first_call = not hasattr(self, self._fitted_attribute)
         X, y, sample_weight = self._check_fit_data(X, y, sample_weight, reset=first_call)
         targets, sample_weight = self._prepare_targets(X, y, sample_weight, partial=True, **kwargs)
         settings = self._settings(params, partial=True)
@@ -215,15 +205,21 @@ class _GradientDescentModel(BaseEstimator):
 
     def _train(self, X, targets, sample_weight, params, settings, theta, opt, validation, schedule=None):
         decoupled = opt is not None and opt.decouples_weight_decay
-        problem = training.Problem(X, targets, sample_weight, self._objective_loss(), params["alpha"],
-                                   params["fit_intercept"], decoupled=decoupled, n_classes=self._n_outputs())
+        problem = self._make_problem(X, targets, sample_weight, params["alpha"], decoupled=decoupled, is_training=True)
         if opt is not None and schedule is None:
             schedule = self._schedule(opt, params, settings)
-        with training.blas_held_to_one_thread(settings.backend):
+        with training.blas_held_to_one_thread(self._compiled_backend(settings)):
             return training.train(problem, theta, settings, opt, schedule, validation)
 
-    def _objective_loss(self):
-        return self._loss
+    def _compiled_backend(self, settings):
+        """The backend whose compiled kernels do the work (BLAS is then held to one thread)."""
+        return settings.backend
+
+    def _make_problem(self, X, targets, sample_weight, alpha, decoupled=False, is_training=False):
+        """The :class:`fastgd.training.Problem` of this model on ``(X, targets)``."""
+        loss = "multinomial" if self._n_outputs() > 1 else self._loss
+        return training.Problem(X, targets, sample_weight, loss, alpha, bool(self.fit_intercept),
+                                decoupled=decoupled, n_classes=self._n_outputs())
 
     def _n_outputs(self):
         """Columns of the weight matrix (and intercepts): 1 but for multinomial models."""
@@ -250,9 +246,8 @@ class _GradientDescentModel(BaseEstimator):
             raise ValueError("early_stopping needs samples with positive weight in both the training and the validation set")
         X_held, y_held = X[held], targets[held]
         backend = raw_kernels(settings.backend)
-        grad = np.empty(X.shape[1] * self._n_outputs() + self._n_outputs(), dtype=X.dtype)
-        held_problem = training.Problem(X_held, y_held, held_weights, self._objective_loss(), 0.0,
-                                        bool(self.fit_intercept), n_classes=self._n_outputs())
+        grad = np.empty(self._initial_theta(X, keep=False).shape, dtype=X.dtype)
+        held_problem = self._make_problem(X_held, y_held, held_weights, 0.0)
         return weights, lambda theta: training.objective(backend, held_problem, theta, grad, settings.n_threads)
 
     def _validation_rows(self, targets, rng):
@@ -341,12 +336,7 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
                  max_iter=1000, tol=1e-4, n_iter_no_change=5, clip_norm=None, clip_value=None, early_stopping=False,
                  validation_fraction=0.1, class_weight=None, warm_start=False, random_state=None, verbose=0,
                  backend=None, n_threads=None):
-        super().__init__(alpha=alpha, fit_intercept=fit_intercept, optimizer=optimizer, lr=lr, batch_size=batch_size,
-                         schedule=schedule, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
-                         clip_norm=clip_norm, clip_value=clip_value, early_stopping=early_stopping,
-                         validation_fraction=validation_fraction, warm_start=warm_start, random_state=random_state,
-                         verbose=verbose, backend=backend, n_threads=n_threads)
-        self.class_weight = class_weight
+        self._keep_parameters(locals())
 
     def _prepare_targets(self, X, y, sample_weight, partial, classes=None):
         _check_classification_targets(y)
@@ -373,9 +363,6 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
             sample_weight = weights if sample_weight is None else sample_weight * weights
             sample_weight = v.check_sample_weight(sample_weight, length=X.shape[0], dtype=X.dtype)
         return index.astype(X.dtype), sample_weight
-
-    def _objective_loss(self):
-        return "multinomial" if len(self.classes_) > 2 else "log_loss"
 
     def _n_outputs(self):
         return len(self.classes_) if len(self.classes_) > 2 else 1

@@ -58,7 +58,7 @@ from fastgd.backends import raw_kernels
 from fastgd.backends._spec import LOSS_CODES
 
 STOP_REASONS = ("converged", "stalled", "precision", "diverged", "max_iter")
-LOSSES = (*LOSS_CODES, "multinomial")  # the compiled epochs know LOSS_CODES; "multinomial" steps batch by batch
+LOSSES = (*LOSS_CODES, "multinomial", "network")  # compiled epochs for LOSS_CODES; the others batch by batch
 DIVERGENCE_FACTOR = 1e3
 
 
@@ -101,6 +101,46 @@ class Problem:
         """``(W, b)``: views of ``theta`` as the weights ((d, k) or (d,)) and the intercepts."""
         W = theta[:self.n_weights]
         return (W.reshape(self.n_features, self.n_outputs) if self.loss == "multinomial" else W), theta[self.n_weights:]
+
+    def loss_grad(self, backend, theta, grad, n_threads):
+        """The weighted mean loss at ``theta`` (no penalty); its gradient written into ``grad``."""
+        W, b = self.split(theta)
+        grad_W, grad_b = self.split(grad)
+        if self.loss == "multinomial":
+            return backend.softmax_loss_grad(self.X, self.y, W, b, self.sample_weight, grad_W, grad_b,
+                                             n_threads=n_threads)
+        kernel = backend.logistic_loss_grad if self.loss == "log_loss" else backend.squared_loss_grad
+        loss, grad_b[0] = kernel(self.X, self.y, W, float(b[0]), self.sample_weight, grad_W, n_threads=n_threads)
+        return loss
+
+    def diagnostics(self, grad):
+        """Extra per-epoch history columns (none for a linear model)."""
+        return {}
+
+
+@dataclass
+class NetworkProblem(Problem):
+    """A :class:`fastgd.network.Network` on the data: its loss by backpropagation in NumPy.
+
+    ``record``: the training problem notes which hidden units were active (the
+    dead-unit diagnostic); the held-out and sample problems do not.
+    """
+
+    network: object = None
+    record: bool = False
+
+    @property
+    def n_weights(self):
+        return self.network.n_weights
+
+    def split(self, theta):
+        return theta[:self.n_weights], theta[self.n_weights:]
+
+    def loss_grad(self, backend, theta, grad, n_threads):
+        return self.network.loss_grad(self.X, self.y, self.sample_weight, theta, grad, record=self.record)
+
+    def diagnostics(self, grad):
+        return self.network.diagnostics(grad)
 
 
 @dataclass
@@ -179,21 +219,14 @@ def blas_held_to_one_thread(backend_name):
 
 def objective(backend, problem, theta, grad, n_threads):
     """``mean loss + alpha/2 ||W||^2`` at ``theta`` (intercepts not penalized); its gradient written into ``grad``."""
-    W, b = problem.split(theta)
-    grad_W, grad_b = problem.split(grad)
-    if problem.loss == "multinomial":
-        loss = backend.softmax_loss_grad(problem.X, problem.y, W, b, problem.sample_weight, grad_W, grad_b,
-                                         n_threads=n_threads)
-    else:
-        kernel = backend.logistic_loss_grad if problem.loss == "log_loss" else backend.squared_loss_grad
-        loss, grad_b[0] = kernel(problem.X, problem.y, W, float(b[0]), problem.sample_weight, grad_W, n_threads=n_threads)
+    loss = problem.loss_grad(backend, theta, grad, n_threads)
     weights = theta[:problem.n_weights]
     if problem.alpha:
         w64 = weights.astype(np.float64)
         loss += 0.5 * problem.alpha * float(w64 @ w64)
         grad[:problem.n_weights] += problem.alpha * weights
     if not problem.fit_intercept:
-        grad_b[...] = 0.0
+        grad[problem.n_weights:] = 0.0
     return loss
 
 
@@ -503,7 +536,9 @@ def _first_order(problem, theta, optimizer, schedule, settings, backend, validat
             restore_point = previous if full_batch else before
             if loop.diverged(loss):
                 break
-            extra = {"lr": optimizer.lr} if validation is None else {"lr": optimizer.lr, "validation_loss": validation(theta)}
+            extra = {"lr": optimizer.lr, **problem.diagnostics(grad)}
+            if validation is not None:
+                extra["validation_loss"] = validation(theta)
             watched = extra.get("validation_loss", loss)
             if full_batch and validation is None:  # the loss of theta_epoch, the parameters before the step
                 best.offer(watched, epoch, lambda: before)
@@ -668,7 +703,7 @@ def _lbfgs(problem, theta, settings, backend):
         if not np.array_equal(intermediate_result.x, last.get("x")):
             fun(intermediate_result.x)
         best.update(last)
-        if loop.end_of_epoch(last["loss"], last["grad"]) is not None:
+        if loop.end_of_epoch(last["loss"], last["grad"], **problem.diagnostics(last["grad"])) is not None:
             raise StopIteration
 
     start = theta.astype(np.float64)
@@ -686,7 +721,7 @@ def _lbfgs(problem, theta, settings, backend):
             loop.reason, result = "diverged", None
         theta[...] = best["x"]
         if not len(loop.history):
-            loop.end_of_epoch(best["loss"], best["grad"])
+            loop.end_of_epoch(best["loss"], best["grad"], **problem.diagnostics(best["grad"]))
         if loop.reason is None:
             loop.reason = _lbfgs_reason(result, loop, settings)
     return loop.result(theta)

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 import fastgd
 from fastgd import losses, optim, training
+from fastgd.neural_network import MLPClassifier, MLPRegressor  # noqa: F401 (fastgd loads them lazily)
 
 settings.register_profile("ci", max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
 settings.register_profile("large", max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
@@ -249,7 +250,8 @@ ESTIMATOR_OPTIONS = st.fixed_dictionaries({}, optional={
 })
 
 
-@given(estimator=st.sampled_from(["LinearRegression", "LogisticRegression"]), n=SIZES, d=st.integers(0, 3),
+@given(estimator=st.sampled_from(["LinearRegression", "LogisticRegression", "MLPClassifier", "MLPRegressor"]),
+       n=SIZES, d=st.integers(0, 3),
        labels=st.sampled_from(["binary", "one class", "three classes", "strings", "mixed", "continuous", "generated"]),
        weighted=st.booleans(), options=ESTIMATOR_OPTIONS, data=st.data())
 def test_estimators(estimator, n, d, labels, weighted, options, data):
@@ -261,12 +263,18 @@ def test_estimators(estimator, n, d, labels, weighted, options, data):
     y = data.draw(arrays((n,))) if y is None else y
     sample_weight = data.draw(arrays((n,))) if weighted else None
 
+    network = estimator.startswith("MLP")
+    if network:
+        options["hidden_layer_sizes"] = data.draw(st.sampled_from([(3,), (2, 2), (), 0, (4, -1), "3"]))
+        options["activation"] = data.draw(st.sampled_from(["relu", "tanh", "logistic", "identity", "softplus"]))
+
     def run(backend):
         model = getattr(fastgd, estimator)(**options, max_iter=options.get("max_iter", 3), backend=backend,
                                             random_state=0)
         model.fit(X, y, sample_weight=sample_weight)
         assert model.stop_reason_ in training.STOP_REASONS
-        assert np.isfinite(model.coef_).all() and np.isfinite(model.intercept_).all(), model.stop_reason_
+        parameters = [*model.coefs_, *model.intercepts_] if network else [model.coef_, model.intercept_]
+        assert all(np.isfinite(p).all() for p in parameters), model.stop_reason_
         assert model.predict(np.zeros((2, d))).shape == (2,)
         return ()
 

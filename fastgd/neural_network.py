@@ -1,0 +1,239 @@
+"""MLPClassifier and MLPRegressor: fully connected networks trained by backpropagation.
+
+Parameter names follow scikit-learn's MLP estimators where one exists; where the
+two disagree fastgd's meaning wins:
+
+* ``alpha`` -- the objective is ``mean loss + alpha/2 ||W||^2`` over all weight
+  matrices (biases not penalized), the linear models' convention; scikit-learn's
+  MLP adds ``alpha/(2 batch) ||W||^2`` per batch, so its ``alpha`` is
+  ``n_samples`` times fastgd's for full-batch training;
+* ``optimizer`` and ``lr`` stand for scikit-learn's ``solver`` and
+  ``learning_rate_init``: ``"adam"`` (the default) or any optimizer of
+  :mod:`fastgd.optim` by name or as an object, or ``"lbfgs"`` (full batch);
+* ``batch_size="auto"`` is ``min(200, n_samples)``, as scikit-learn's; ``None``
+  trains on the full batch;
+* ``max_iter`` counts epochs (L-BFGS: iterations), ``tol``/``n_iter_no_change``
+  are fastgd's stop rules (``converged``: the gradient norm is at most ``tol``;
+  ``stalled``: no relative progress of ``tol`` for ``n_iter_no_change`` epochs).
+
+Outputs: sigmoid + binary cross-entropy for two classes, softmax + cross-entropy
+for more, identity + squared error (halved, averaged over targets) for
+regression.  Initialization is scikit-learn's (Glorot uniform, seeded by
+``random_state``).  Fitted: ``coefs_``, ``intercepts_``, ``loss_curve_``,
+``n_iter_``, ``out_activation_``, ``classes_`` (classifier), ``history_`` (per
+epoch: ``loss``, ``grad_norm``, ``grad_change``, ``lr``, ``grad_norm_layer{l}``
+and, for ReLU networks, ``dead_fraction_layer{l}``: the fraction of units of
+hidden layer ``l`` that output zero on every sample of the epoch), ``stop_reason_``.
+
+Backpropagation runs in NumPy (BLAS matrix products) for every backend, with
+the optimizer's fused compiled update on the flat parameter vector.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+
+from fastgd import _validation as v
+from fastgd import network, training
+from fastgd._sklearn_compat import HAVE_SKLEARN, ClassifierMixin, RegressorMixin, check_is_fitted, validate_data
+from fastgd.linear_model import LogisticRegression, _GradientDescentModel
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+
+def _positive_sizes(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
+
+
+class _HiddenLayerSizes:
+    """A positive int or a tuple/list of positive ints (possibly empty: no hidden layer)."""
+
+    def admit(self, value):
+        if _positive_sizes(value):
+            return True
+        return isinstance(value, (tuple, list)) and all(_positive_sizes(h) for h in value)
+
+    def convert(self, value):
+        return (int(value),) if _positive_sizes(value) else tuple(int(h) for h in value)
+
+    def __str__(self):
+        return "a positive int or a tuple of positive ints"
+
+
+class _MLP(_GradientDescentModel):
+    """What both MLP estimators share: the network, its problem, its parameters."""
+
+    _fitted_attribute = "coefs_"
+    _parameter_constraints = {
+        **{k: c for k, c in _GradientDescentModel._parameter_constraints.items() if k != "fit_intercept"},
+        "hidden_layer_sizes": [_HiddenLayerSizes()],
+        "activation": [v.Options(*network.ACTIVATIONS)],
+        "batch_size": [None, v.Options("auto"), v.Interval(numbers.Integral, 1, 2**62, closed="both")],
+    }
+    fit_intercept = True  # a network always has biases
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, alpha=1e-4, optimizer="adam", lr=None,
+                 batch_size="auto", schedule=None, max_iter=200, tol=1e-4, n_iter_no_change=10, clip_norm=None,
+                 clip_value=None, early_stopping=False, validation_fraction=0.1, warm_start=False, random_state=None,
+                 verbose=0, backend=None, n_threads=None):
+        self._keep_parameters(locals())
+
+    def _validate_params(self):
+        params = super()._validate_params()
+        params["fit_intercept"] = True
+        if params["optimizer"] == "lbfgs" and params["batch_size"] == "auto":
+            params["batch_size"] = None  # L-BFGS is full batch, as scikit-learn's solver="lbfgs"
+        return params
+
+    def _settings(self, params, partial=False):
+        settings = super()._settings(params, partial)
+        if settings.batch_size == "auto":
+            settings.batch_size = min(200, self._n_samples)
+        return settings
+
+    def _check_fit_data(self, X, y, sample_weight, reset):
+        X, y, sample_weight = super()._check_fit_data(X, y, sample_weight, reset)
+        self._n_samples = X.shape[0]
+        return X, y, sample_weight
+
+    def _uses_lbfgs(self, params, partial):
+        if params["optimizer"] == "auto":  # for a network, "auto" is Adam
+            params = dict(params, optimizer="adam")
+        return super()._uses_lbfgs(params, partial)
+
+    def _network(self, n_features):
+        sizes = (n_features, *self._validate_params()["hidden_layer_sizes"], self._n_outputs())
+        return network.Network(sizes, self.activation, self._output_name())
+
+    def _make_problem(self, X, targets, sample_weight, alpha, decoupled=False, is_training=False):
+        return training.NetworkProblem(X, targets, sample_weight, "network", alpha, True, decoupled=decoupled,
+                                       network=self._network(X.shape[1]), record=is_training)
+
+    def _compiled_backend(self, settings):
+        return "numpy"  # backpropagation multiplies matrices with BLAS: BLAS keeps its threads
+
+    def _initial_theta(self, X, keep=None):
+        keep = (self.warm_start and hasattr(self, "coefs_")) if keep is None else keep
+        net = self._network(X.shape[1])
+        if keep and [W.shape for W in self.coefs_] == [(a, b) for a, b in zip(net.sizes[:-1], net.sizes[1:])]:
+            return np.concatenate([np.ravel(p) for p in (*self.coefs_, *self.intercepts_)]).astype(X.dtype)
+        random_state = self.random_state
+        if not isinstance(random_state, np.random.RandomState):
+            random_state = np.random.RandomState(random_state)
+        return net.initial(random_state, X.dtype)
+
+    def _store(self, result, dtype):
+        net = self._network(self.n_features_in_)
+        weights, biases = net.unpack(result.theta.astype(dtype, copy=True))
+        self.coefs_, self.intercepts_ = [W.copy() for W in weights], [b.copy() for b in biases]
+        self.n_iter_ = int(result.n_iter)
+        self.history_ = result.history
+        self.loss_curve_ = list(result.history["loss"])
+        self.stop_reason_ = result.stop_reason
+        self.out_activation_ = net.output
+        self._warn_about_dead_layers()
+
+    def _warn_about_dead_layers(self):
+        for name, values in self.history_.items():
+            if name.startswith("dead_fraction_layer") and len(values) and values[-1] == 1.0:
+                warnings.warn(f"{type(self).__name__}: every unit of hidden layer {name[19:]} outputs zero on every "
+                              "sample (dead ReLU units): its gradient is zero, which is not convergence. Lower the "
+                              "learning rate, or use another activation.", RuntimeWarning, stacklevel=3)
+
+    def _outputs(self, X):
+        """The network's output layer ``Z`` (n, k) on ``X``."""
+        check_is_fitted(self)
+        X = np.ascontiguousarray(validate_data(self, X, reset=False, dtype=[np.float64, np.float32], accept_sparse=False))
+        v.check_finite(X, "X")
+        theta = np.concatenate([np.ravel(p) for p in (*self.coefs_, *self.intercepts_)]).astype(X.dtype)
+        return self._network(X.shape[1]).forward(X, theta)[-1]
+
+
+class MLPClassifier(ClassifierMixin, _MLP):
+    """A multi-layer perceptron classifier (see the module documentation for the parameters).
+
+    Two classes: one sigmoid output unit and the binary cross-entropy; three or
+    more: a softmax output and the cross-entropy.  Labels may be any values of
+    one type; a 2-D (multilabel) ``y`` is refused.
+    """
+
+    _loss = "log_loss"
+
+    def _check_fit_data(self, X, y, sample_weight, reset):
+        shape = np.shape(np.asarray(y))
+        if len(shape) == 2 and shape[1] > 1:
+            raise ValueError(f"MLPClassifier needs a 1-D y of class labels; got shape {shape} (multilabel "
+                             "targets are not supported)")
+        return super()._check_fit_data(X, y, sample_weight, reset)
+
+    def _prepare_targets(self, X, y, sample_weight, partial, classes=None):
+        return LogisticRegression._prepare_targets(self, X, y, sample_weight, partial, classes)
+
+    _class_weights = LogisticRegression._class_weights
+    _validation_rows = LogisticRegression._validation_rows
+    class_weight = None
+
+    def _n_outputs(self):
+        return len(self.classes_) if len(self.classes_) > 2 else 1
+
+    def _output_name(self):
+        return "logistic" if len(self.classes_) == 2 else "softmax"
+
+    def predict_proba(self, X):
+        """Class probabilities per row (float64): the sigmoid or the softmax of the output."""
+        Z = self._outputs(X).astype(np.float64)
+        if Z.shape[1] == 1:
+            p = 0.5 * (1 + np.tanh(0.5 * Z[:, 0]))
+            return np.column_stack([1 - p, p])
+        Z -= Z.max(axis=1, keepdims=True)
+        np.exp(Z, out=Z)
+        return Z / Z.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """The most probable class of each row."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+
+class MLPRegressor(RegressorMixin, _MLP):
+    """A multi-layer perceptron regressor with an identity output and the squared error
+    (halved, averaged over the targets); ``y`` may have several columns."""
+
+    _loss = "squared_error"
+
+    if HAVE_SKLEARN:  # the stand-in mixins have no tags
+
+        def __sklearn_tags__(self):
+            tags = super().__sklearn_tags__()
+            tags.target_tags.multi_output = True
+            return tags
+
+    def _prepare_targets(self, X, y, sample_weight, partial, **kwargs):
+        if kwargs:
+            raise TypeError(f"unexpected arguments {sorted(kwargs)}")
+        y = np.asarray(y)
+        if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
+            raise ValueError(f"y must have shape ({X.shape[0]},) or ({X.shape[0]}, n_targets); got {y.shape}")
+        self._n_targets = 1 if y.ndim == 1 else y.shape[1]
+        y = v.as_float_array(y.reshape(len(y), -1), "y", ndim=2, dtype=X.dtype)
+        v.check_finite(y, "y")
+        return y, sample_weight
+
+    def _n_outputs(self):
+        return self._n_targets
+
+    def _output_name(self):
+        return "identity"
+
+    def _check_fit_data(self, X, y, sample_weight, reset):
+        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32], accept_sparse=False,
+                             y_numeric=True, multi_output=True)
+        X = np.ascontiguousarray(X)
+        self._n_samples = X.shape[0]
+        return X, y, v.check_sample_weight(sample_weight, length=X.shape[0], dtype=X.dtype)
+
+    def predict(self, X):
+        """The network's output: (n,) for one target, (n, k) for several."""
+        Z = self._outputs(X)
+        return Z[:, 0] if self.coefs_[-1].shape[1] == 1 and self._n_targets == 1 else Z
