@@ -55,6 +55,7 @@ OPTIMIZERS = {name.lower(): getattr(optim, name) for name in optim.__all__ if na
 EXPECTED_FAILED_CHECKS = {}
 
 _INT_FROM_1 = v.Interval(numbers.Integral, 1, None, closed="left")
+HELD_OUT_BLOCK = 4096  # held-out rows gathered at a time to compute the validation loss
 
 
 class _GradientDescentModel(BaseEstimator):
@@ -244,11 +245,21 @@ class _GradientDescentModel(BaseEstimator):
         weights[held] = 0
         if not weights.any() or not held_weights.any():
             raise ValueError("early_stopping needs samples with positive weight in both the training and the validation set")
-        X_held, y_held = X[held], targets[held]
         backend = raw_kernels(settings.backend)
-        grad = np.empty(self._initial_theta(X, keep=False).shape, dtype=X.dtype)
-        held_problem = self._make_problem(X_held, y_held, held_weights, 0.0)
-        return weights, lambda theta: training.objective(backend, held_problem, theta, grad, settings.n_threads)
+
+        def validation_loss(theta):
+            """The weighted mean loss on the held-out rows, gathered a block at a time (no copy of X)."""
+            grad, loss_sum, weight_sum = np.empty_like(theta), 0.0, 0.0
+            for start in range(0, len(held), HELD_OUT_BLOCK):
+                rows, block_weights = held[start:start + HELD_OUT_BLOCK], held_weights[start:start + HELD_OUT_BLOCK]
+                weight = float(np.sum(block_weights, dtype=np.float64))
+                if weight > 0:
+                    problem = self._make_problem(X[rows], targets[rows], block_weights, 0.0)
+                    loss_sum += training.objective(backend, problem, theta, grad, settings.n_threads) * weight
+                    weight_sum += weight
+            return loss_sum / weight_sum
+
+        return weights, validation_loss
 
     def _validation_rows(self, targets, rng):
         n_held = max(1, int(round(self.validation_fraction * len(targets))))

@@ -435,3 +435,17 @@ print("ok")
     result = run_python("-c", code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_validation_loss_is_the_held_out_loss_gathered_block_by_block(monkeypatch):
+    from fastgd import linear_model, losses
+
+    monkeypatch.setattr(linear_model, "HELD_OUT_BLOCK", 7)  # many blocks
+    X, y = classification(300, 4)
+    model = LogisticRegression(optimizer="adam", lr=0.05, early_stopping=True, max_iter=2, tol=0.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
+        model.fit(X, y)
+    held = model._validation_rows(y.astype(np.float64), np.random.default_rng(0))
+    expected = losses.logistic_loss_grad(X[held], y[held], model.coef_.ravel(), model.intercept_[0])[0]
+    assert model.history_["validation_loss"][-1] == pytest.approx(expected, rel=1e-12)
