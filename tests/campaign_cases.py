@@ -218,9 +218,10 @@ def test_optimizers(name, data, sizes, steps, clip_value, clip_norm, check_finit
                     np.testing.assert_array_equal(p, kept)
                 assert _same_state(opt.state_dict(), before[1]), f"state changed by a failed step: {message}"
                 raise ValueError(message) if kind == "ValueError" else TypeError(message)
-        if check_finite:
+        started_finite = all(np.isfinite(p).all() for p in params if p.dtype.kind in "fiub")
+        if check_finite and started_finite:  # check_finite guards the gradients; inf in p stays inf
             assert all(np.isfinite(p).all() for p in own), "a checked step produced non-finite parameters"
-        return tuple(own) if check_finite else ()
+        return tuple(own) if check_finite and started_finite else ()
 
     compare_backends(f"optim.{name}", run)
 
