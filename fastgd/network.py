@@ -130,6 +130,13 @@ class Network:
             layers.append(Z)
         return layers
 
+    def note_active(self, active):
+        """Add a compiled epoch's record: ``active`` (uint8) flags the hidden units, layer after layer."""
+        start = 0
+        for depth, width in enumerate(self.sizes[1:-1]):
+            self._note_active(depth, active[start:start + width][None, :])
+            start += width
+
     def _note_active(self, depth, A):
         if self.active is None:
             self.active = [np.zeros(h, dtype=bool) for h in self.sizes[1:-1]]

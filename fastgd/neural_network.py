@@ -25,8 +25,11 @@ epoch: ``loss``, ``grad_norm``, ``grad_change``, ``lr``, ``grad_norm_layer{l}``
 and, for ReLU networks, ``dead_fraction_layer{l}``: the fraction of units of
 hidden layer ``l`` that output zero on every sample of the epoch), ``stop_reason_``.
 
-Backpropagation runs in NumPy (BLAS matrix products) for every backend, with
-the optimizer's fused compiled update on the flat parameter vector.
+Mini-batch training runs a whole epoch in compiled code (the backend's
+``network_epoch``: gather, forward, loss, backward, penalty, clipping and one
+fused optimizer update of every layer on the flat parameter vector, the matrix
+products by BLAS); full-batch and L-BFGS training evaluate the loss and its
+gradient by backpropagation in NumPy (:mod:`fastgd.network`, the reference).
 """
 
 import numbers
@@ -111,7 +114,7 @@ class _MLP(_GradientDescentModel):
                                        network=self._network(X.shape[1]), record=is_training)
 
     def _compiled_backend(self, settings):
-        return "numpy"  # backpropagation multiplies matrices with BLAS: BLAS keeps its threads
+        return "numpy"  # the matrix products are BLAS's: BLAS keeps its threads
 
     def _initial_theta(self, X, keep=None):
         keep = (self.warm_start and hasattr(self, "coefs_")) if keep is None else keep

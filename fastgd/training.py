@@ -55,10 +55,10 @@ import numpy as np
 from fastgd import schedules as sch
 from fastgd._sklearn_compat import ConvergenceWarning
 from fastgd.backends import raw_kernels
-from fastgd.backends._spec import LOSS_CODES
+from fastgd.backends._spec import ACTIVATION_CODES, LOSS_CODES, OUTPUT_CODES
 
 STOP_REASONS = ("converged", "stalled", "precision", "diverged", "max_iter")
-LOSSES = (*LOSS_CODES, "multinomial", "network")  # compiled epochs for LOSS_CODES; the others batch by batch
+LOSSES = (*LOSS_CODES, "multinomial", "network")  # compiled epochs but for "multinomial" (batch by batch)
 DIVERGENCE_FACTOR = 1e3
 
 
@@ -602,6 +602,8 @@ def _minibatch_epoch(problem, settings):
 
     def run(backend, problem, theta, grad, optimizer, settings):
         order = rng.permutation(problem.X.shape[0])
+        if problem.loss == "network":
+            return _network_epoch(backend, problem, theta, grad, optimizer, settings, order)
         if problem.loss not in LOSS_CODES:
             return _stepped_epoch(backend, problem, theta, grad, optimizer, settings, order)
         grad64 = np.empty(theta.shape[0], dtype=np.float64)
@@ -615,6 +617,24 @@ def _minibatch_epoch(problem, settings):
         return loss
 
     return run
+
+
+def _network_epoch(backend, problem, theta, grad, optimizer, settings, order):
+    """One compiled epoch of a network's mini-batch steps (the backend's ``network_epoch``)."""
+    net = problem.network
+    active = np.zeros(sum(net.sizes[1:-1]), dtype=np.uint8)
+    grad64 = np.empty(theta.shape[0], dtype=np.float64)
+    loss, n_steps = backend.network_epoch(
+        problem.X, problem.y.reshape(problem.X.shape[0], -1), problem.sample_weight, order, theta, grad_mean=grad64,
+        active=active, **optimizer.bind(theta), sizes=np.array(net.sizes, dtype=np.int64),
+        activation=ACTIVATION_CODES[net.activation], output=OUTPUT_CODES[net.output],
+        batch_size=min(settings.batch_size, problem.X.shape[0]), alpha=problem.alpha, decoupled=problem.decoupled,
+        n_threads=settings.n_threads,
+    )
+    optimizer.advance(n_steps)
+    grad[...] = grad64
+    net.note_active(active)
+    return loss
 
 
 def _stepped_epoch(backend, problem, theta, grad, optimizer, settings, order):

@@ -13,8 +13,8 @@ from cython cimport floating
 from libc.math cimport INFINITY, log
 from libc.stddef cimport ptrdiff_t
 from libc.stdlib cimport calloc, free, malloc
-from scipy.linalg.cython_blas cimport dgemm, sgemm
 
+from fastgd_core._blas cimport gemm
 from fastgd_core._losses cimport FGD_MIN_WORK, fgd_exp_nonpos, fgd_n_chunks, fgd_run_chunks
 
 cdef enum:
@@ -34,17 +34,6 @@ ctypedef struct SoftmaxJob:
     int failed
 
 
-cdef inline void _gemm(char transb, int M, int N, int K, const floating *A, int lda, const floating *B, int ldb,
-                       floating *C, int ldc) noexcept nogil:
-    """Column-major ``C = A op(B)`` (``op`` per ``transb``) by BLAS."""
-    cdef char transa = c'N'
-    cdef floating one = 1, zero = 0
-    if floating is float:
-        sgemm(&transa, &transb, &M, &N, &K, &one, <float *> A, &lda, <float *> B, &ldb, &zero, C, &ldc)
-    else:
-        dgemm(&transa, &transb, &M, &N, &K, &one, <double *> A, &lda, <double *> B, &ldb, &zero, C, &ldc)
-
-
 cdef int _softmax_rows(const floating *X, const floating *y, const floating *sw, const floating *W,
                        const floating *b, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t d, ptrdiff_t k,
                        double *acc) noexcept nogil:
@@ -60,7 +49,7 @@ cdef int _softmax_rows(const floating *X, const floating *y, const floating *sw,
     while i0 < hi:
         m = BLOCK_ROWS if hi - i0 > BLOCK_ROWS else hi - i0
         # Z (m x k, row-major) = X_block W, i.e. column-major Z^T = W^T X_block^T
-        _gemm(c'N', <int> k, <int> m, <int> d, W, <int> k, X + i0 * d, <int> (d if d > 0 else 1), Z, <int> k)
+        gemm(c'N', c'N', <int> k, <int> m, <int> d, W, <int> k, X + i0 * d, <int> (d if d > 0 else 1), 0, Z, <int> k)
         for r in range(m):
             top = -INFINITY
             for c in range(k):
@@ -80,7 +69,7 @@ cdef int _softmax_rows(const floating *X, const floating *y, const floating *sw,
                 Z[r * k + c] = <floating> g
                 acc[2 + c] += g
         if d > 0:  # block (d x k, row-major) = X_block^T G, i.e. column-major block^T = G^T X_block
-            _gemm(c'T', <int> k, <int> d, <int> m, Z, <int> k, X + i0 * d, <int> d, block, <int> k)
+            gemm(c'N', c'T', <int> k, <int> d, <int> m, Z, <int> k, X + i0 * d, <int> d, 0, block, <int> k)
             for j in range(d * k):
                 acc[2 + k + j] += block[j]
         i0 += m

@@ -163,3 +163,47 @@ def test_scikit_learn_estimator_checks():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             check_estimator(estimator)
+
+
+@pytest.mark.parametrize("activation", list(network.ACTIVATIONS))
+@pytest.mark.parametrize("output, k", [("logistic", 1), ("softmax", 3), ("identity", 2)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_compiled_epoch_matches_the_numpy_loop(compiled_backend, activation, output, k, weighted, dtype):
+    """Same seed, same batches: the same parameters, gradient and dead-unit record after 20 batches."""
+    from fastgd import optim
+    from fastgd.backends import _spec, reference
+
+    rng = np.random.default_rng(0)
+    n, sizes = 140, np.array([4, 5, 3, k])
+    X = rng.standard_normal((n, 4)).astype(dtype)
+    y = {"logistic": rng.integers(0, 2, (n, 1)), "softmax": rng.integers(0, 3, (n, 1))}.get(output)
+    y = (rng.standard_normal((n, k)) if y is None else y).astype(dtype)
+    weights = rng.random(n).astype(dtype) if weighted else None
+    net = network.Network(tuple(sizes), activation, output)
+    theta = net.initial(np.random.RandomState(0), dtype)
+    opt = optim.Adam(lr=0.01, clip_norm=5.0)
+    runs = []
+    for kernel in (reference.network_epoch, compiled_backend.network_epoch):
+        params, state, grad_mean, active = theta.copy(), np.zeros((3, theta.size), dtype), np.empty(theta.size), np.zeros(8, np.uint8)
+        result = kernel(X, y, weights, np.random.default_rng(1).permutation(n), params, state, np.zeros(0), grad_mean,
+                        active, sizes=sizes, activation=_spec.ACTIVATION_CODES[activation],
+                        output=_spec.OUTPUT_CODES[output], optimizer=opt.code, hyper=opt._kernel_hyper(),
+                        intercept_hyper=opt._hyper_without_weight_decay(), step=0, batch_size=7, alpha=0.01,
+                        decoupled=False, clip_value=np.inf, clip_norm=5.0, n_threads=1)
+        runs.append((result, params, state, grad_mean, active))
+    (expected, *expected_arrays), (result, *arrays) = runs
+    rtol = 1e-10 if dtype == np.float64 else 1e-4
+    assert result[1] == expected[1] == 20 and result[0] == pytest.approx(expected[0], rel=rtol)
+    for got, want in zip(arrays, expected_arrays):
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
+
+
+def test_mini_batch_fits_take_the_same_steps_on_every_backend():
+    X, y = moons(300)
+    options = dict(hidden_layer_sizes=(8, 4), lr=0.01, batch_size=32, max_iter=4, tol=0.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
+        fits = [fastgd.MLPClassifier(**options, backend=name).fit(X, y) for name in fastgd.available_backends()]
+    for model in fits[1:]:
+        np.testing.assert_allclose(model.loss_curve_, fits[0].loss_curve_, rtol=1e-10)
+        np.testing.assert_allclose(model.history_["dead_fraction_layer2"], fits[0].history_["dead_fraction_layer2"])

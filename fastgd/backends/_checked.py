@@ -46,6 +46,17 @@ _ARRAYS = {
                         "hyper": (("h",), FLOAT64, False, False), "intercept_hyper": (("h",), FLOAT64, False, False)},
 }
 _ARRAYS["squared_loss_grad"] = _ARRAYS["logistic_loss_grad"]
+_ARRAYS["softmax_loss_grad"] = {
+    "X": (("n", "d"), DATA, False, False), "y": (("n",), DATA, False, False), "W": (("d", "c"), DATA, False, False),
+    "b": (("c",), DATA, False, False), "sample_weight": (("n",), DATA, False, True),
+    "grad_W": (("d", "c"), DATA, True, False), "grad_b": (("c",), DATA, True, False)}
+_ARRAYS["network_epoch"] = {
+    "X": (("n", "d"), DATA, False, False), "y": (("n", "t"), DATA, False, False),
+    "sample_weight": (("n",), DATA, False, True), "order": (("n",), INT64, False, False),
+    "params": (("p",), DATA, True, False), "state": (("k", "p"), DATA, True, False),
+    "scalars": (("s",), FLOAT64, True, False), "grad_mean": (("p",), FLOAT64, True, False),
+    "active": (("u",), np.dtype(np.uint8), True, False), "sizes": (("L",), INT64, False, False),
+    "hyper": (("h",), FLOAT64, False, False), "intercept_hyper": (("h",), FLOAT64, False, False)}
 
 
 def _fail(kernel, message, error=ValueError):
@@ -108,7 +119,7 @@ def _check_optimizer(kernel, code, sizes):
 def _check_options(kernel, args, sizes):
     """The non-array arguments of ``kernel``."""
     _check_int(kernel, "n_threads", args["n_threads"], 1, 2**31 - 1)
-    if "b" in args:
+    if "b" in args and kernel != "softmax_loss_grad":  # there b is an array of intercepts
         _check_real(kernel, "b", args["b"])
     if "clip_value" in args:
         _check_real(kernel, "clip_value", args["clip_value"], positive=True, infinite=True)
@@ -116,18 +127,51 @@ def _check_options(kernel, args, sizes):
         _check_optimizer(kernel, args["code"], sizes)
         _check_int(kernel, "step", args["step"], 1, 2**62)
         _check_real(kernel, "grad_scale", args["grad_scale"], low=0.0)
+    if kernel == "softmax_loss_grad":
+        if sizes["c"] < 2:
+            _fail(kernel, f"W must have at least 2 columns (classes), got {sizes['c']}")
+        labels = args["y"]
+        if labels.size and not (np.all(labels == np.floor(labels)) and labels.min() >= 0 and labels.max() < sizes["c"]):
+            _fail(kernel, f"y must hold class indices 0 .. {sizes['c'] - 1}")
+    if kernel == "network_epoch":
+        _check_network(kernel, args, sizes)
+    if kernel in ("minibatch_epoch", "network_epoch"):
+        _check_epoch_options(kernel, args, sizes)
+
+
+def _check_network(kernel, args, sizes):
+    """The layer widths against the data, the parameters and the codes of ``_spec``."""
+    widths = args["sizes"]
+    if len(widths) < 2 or (widths < 1).any() or widths[0] != sizes["d"]:
+        _fail(kernel, f"sizes must be positive layer widths starting with d = {sizes['d']}, got {widths.tolist()}")
+    n_params = int(np.sum(widths[:-1] * widths[1:]) + np.sum(widths[1:]))
+    if sizes["p"] != n_params or sizes["u"] != int(np.sum(widths[1:-1])):
+        _fail(kernel, f"params must have {n_params} entries and active {int(np.sum(widths[1:-1]))}")
+    _check_int(kernel, "activation", args["activation"], 0, len(_spec.ACTIVATION_CODES) - 1)
+    _check_int(kernel, "output", args["output"], 0, len(_spec.OUTPUT_CODES) - 1)
+    output_width = 1 if args["output"] != _spec.OUTPUT_CODES["identity"] else int(widths[-1])
+    if sizes["t"] != output_width:
+        _fail(kernel, f"y must have {output_width} columns for this output, got {sizes['t']}")
+    if args["output"] != _spec.OUTPUT_CODES["identity"] and args["y"].size:
+        labels, top = args["y"], 1 if args["output"] == _spec.OUTPUT_CODES["logistic"] else int(widths[-1]) - 1
+        if not (np.all(labels == np.floor(labels)) and labels.min() >= 0 and labels.max() <= top):
+            _fail(kernel, f"y must hold labels 0 .. {top}")
+
+
+def _check_epoch_options(kernel, args, sizes):
+    """The options both training kernels share."""
+    if kernel == "minibatch_epoch" and sizes["p"] != sizes["d"] + 1:
+        _fail(kernel, f"params must have d + 1 = {sizes['d'] + 1} entries, got {sizes['p']}")
+    _check_optimizer(kernel, args["optimizer"], sizes)
     if kernel == "minibatch_epoch":
-        if sizes["p"] != sizes["d"] + 1:
-            _fail(kernel, f"params must have d + 1 = {sizes['d'] + 1} entries, got {sizes['p']}")
-        _check_optimizer(kernel, args["optimizer"], sizes)
         _check_int(kernel, "loss", args["loss"], min(_spec.LOSS_CODES.values()), max(_spec.LOSS_CODES.values()))
-        _check_int(kernel, "step", args["step"], 0, 2**62)
-        _check_int(kernel, "batch_size", args["batch_size"], 1, 2**62)
-        _check_real(kernel, "alpha", args["alpha"], low=0.0)
-        _check_real(kernel, "clip_norm", args["clip_norm"], positive=True, infinite=True)
-        order = args["order"]
-        if order.size and (order.min() < 0 or order.max() >= sizes["n"]):
-            _fail(kernel, f"order must hold row indices in [0, {sizes['n']}), got {order.min()}..{order.max()}")
+    _check_int(kernel, "step", args["step"], 0, 2**62)
+    _check_int(kernel, "batch_size", args["batch_size"], 1, 2**62)
+    _check_real(kernel, "alpha", args["alpha"], low=0.0)
+    _check_real(kernel, "clip_norm", args["clip_norm"], positive=True, infinite=True)
+    order = args["order"]
+    if order.size and (order.min() < 0 or order.max() >= sizes["n"]):
+        _fail(kernel, f"order must hold row indices in [0, {sizes['n']}), got {order.min()}..{order.max()}")
 
 
 def checked(kernel, raw):

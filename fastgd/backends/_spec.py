@@ -29,6 +29,7 @@ KERNELS = (
     "squared_norm",
     "optimizer_update",
     "minibatch_epoch",
+    "network_epoch",
 )
 
 
@@ -175,4 +176,31 @@ def minibatch_epoch(X, y, sample_weight, order, params, state, scalars, grad_mea
     (d + 1,) float64 the mean of the recorded batch gradients and
     returns ``(loss, n_steps)``: the batches' objectives averaged with their
     weight sums, and the number of optimizer steps taken.
+    """
+
+
+# Networks: the hidden activations and the outputs of ``fastgd.network``, by code.
+ACTIVATION_CODES = {"identity": 0, "logistic": 1, "tanh": 2, "relu": 3}
+OUTPUT_CODES = {"logistic": 0, "softmax": 1, "identity": 2}
+
+
+def network_epoch(X, y, sample_weight, order, params, state, scalars, grad_mean, active, *, sizes, activation, output, optimizer, hyper, intercept_hyper, step, batch_size, alpha, decoupled, clip_value, clip_norm, n_threads):
+    """One epoch of mini-batch training of a fully connected network, every step inside the kernel.
+
+    ``sizes`` (int64, L + 2) are the layer widths ``(d, h_1, .., h_L, k)``;
+    ``params`` is the flat ``[W_1 .. W_{L+1}, b_1 .. b_{L+1}]`` of
+    :class:`fastgd.network.Network` (each ``W_l`` row-major, fan-in x fan-out),
+    in X's dtype, updated in place; ``activation`` and ``output`` are codes of
+    ACTIVATION_CODES and OUTPUT_CODES; ``y`` is (n, 1) (0/1 labels or class
+    indices) or (n, k) (regression targets).  Per batch (rows as in
+    :func:`minibatch_epoch`): the forward pass, the batch's weighted mean loss
+    and its gradient by backpropagation (the formulas of ``fastgd.network``),
+    ``l += alpha/2 ||W||^2`` over all weight matrices, the recorded gradient
+    adds ``alpha W`` (the stepped one too unless ``decoupled``), clipping by
+    value then by norm over all parameters, then step ``t = step + k + 1`` of
+    ``optimizer_update`` on the weights with ``hyper`` and on the biases with
+    ``intercept_hyper``, both from the scalar state before the step.
+    ``active`` (uint8, sum of hidden widths) is OR-ed with 1 for every hidden
+    unit whose output is non-zero on some row.  Writes the mean recorded
+    gradient into ``grad_mean`` (float64) and returns ``(loss, n_steps)``.
     """

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from fastgd.backends._spec import KERNELS
+from fastgd.backends._spec import ACTIVATION_CODES, KERNELS, OUTPUT_CODES
 
 __all__ = list(KERNELS)
 
@@ -260,36 +260,78 @@ def _clip_scale(g, clip_value, clip_norm):
     return min(1.0, clip_norm / (math.sqrt(clipped_sq) + 1e-6))
 
 
-def minibatch_epoch(X, y, sample_weight, order, params, state, scalars, grad_mean, *, loss, optimizer, hyper, intercept_hyper, step, batch_size, alpha, decoupled, fit_intercept, clip_value, clip_norm, n_threads):
-    """One epoch of mini-batch steps: per batch the penalized loss+gradient, clipping, the update."""
-    d = X.shape[1]
-    w = params[:d]
-    recorded = np.empty(d + 1, dtype=X.dtype)
-    grad_sum = np.zeros(d + 1)
+def _epoch_of_steps(sample_weight, order, params, state, scalars, grad_mean, batch_gradient, n_weights, *, optimizer,
+                    hyper, intercept_hyper, step, batch_size, alpha, decoupled, clip_value, clip_norm):
+    """The mini-batch rule of the training kernels.  Per batch ``batch_gradient(rows, weights, grad)``
+    writes the batch's weighted mean gradient and returns its mean loss; the penalty ``alpha/2 ||w||^2``
+    covers ``params[:n_weights]``; clipping; the weights step with ``hyper``, the rest with
+    ``intercept_hyper``, both from the scalar state before the step."""
+    recorded = np.empty_like(params)
+    grad_sum = np.zeros(params.shape[0])
     loss_sum = weight_sum = 0.0
     n_steps = 0
-    for start in range(0, X.shape[0], batch_size):
+    for start in range(0, order.shape[0], batch_size):
         rows = order[start:start + batch_size]
         weights = None if sample_weight is None else sample_weight[rows]
         batch_weight = float(len(rows)) if weights is None else float(np.sum(weights, dtype=np.float64))
         if batch_weight == 0.0:
             continue
-        batch_loss, grad_b = _LOSS_KERNELS[loss](X[rows], y[rows], w, float(params[d]), weights, recorded[:d], n_threads=1)
-        stepped = recorded.copy()
-        w64 = w.astype(np.float64)
+        batch_loss = batch_gradient(rows, weights, recorded)
+        w64 = params[:n_weights].astype(np.float64)
         batch_loss += 0.5 * alpha * float(np.dot(w64, w64))
-        recorded[:d] += alpha * w
-        recorded[d] = stepped[d] = grad_b if fit_intercept else 0.0
+        stepped = recorded.copy()
+        recorded[:n_weights] += alpha * params[:n_weights]
         if not decoupled:
             stepped[:] = recorded
         grad_scale = _clip_scale(stepped, clip_value, clip_norm)
         n_steps += 1
-        t = step + n_steps
-        options = dict(code=optimizer, step=t, clip_value=clip_value, grad_scale=grad_scale, n_threads=1)
-        optimizer_update(params[:d], stepped[:d], state[:, :d], scalars.copy(), hyper=hyper, **options)
-        optimizer_update(params[d:], stepped[d:], state[:, d:], scalars, hyper=intercept_hyper, **options)
+        options = dict(code=optimizer, step=step + n_steps, clip_value=clip_value, grad_scale=grad_scale, n_threads=1)
+        optimizer_update(params[:n_weights], stepped[:n_weights], state[:, :n_weights], scalars.copy(), hyper=hyper,
+                         **options)
+        optimizer_update(params[n_weights:], stepped[n_weights:], state[:, n_weights:], scalars, hyper=intercept_hyper,
+                         **options)
         grad_sum += recorded
         loss_sum += batch_loss * batch_weight
         weight_sum += batch_weight
     grad_mean[:] = grad_sum / max(n_steps, 1)
     return loss_sum / weight_sum if weight_sum > 0 else math.nan, n_steps
+
+
+def minibatch_epoch(X, y, sample_weight, order, params, state, scalars, grad_mean, *, loss, optimizer, hyper, intercept_hyper, step, batch_size, alpha, decoupled, fit_intercept, clip_value, clip_norm, n_threads):
+    """One epoch of mini-batch steps: per batch the penalized loss+gradient, clipping, the update."""
+    d = X.shape[1]
+
+    def batch_gradient(rows, weights, grad):
+        loss_value, grad_b = _LOSS_KERNELS[loss](X[rows], y[rows], params[:d], float(params[d]), weights, grad[:d],
+                                                 n_threads=1)
+        grad[d] = grad_b if fit_intercept else 0.0
+        return loss_value
+
+    return _epoch_of_steps(sample_weight, order, params, state, scalars, grad_mean, batch_gradient, d,
+                           optimizer=optimizer, hyper=hyper, intercept_hyper=intercept_hyper, step=step,
+                           batch_size=batch_size, alpha=alpha, decoupled=decoupled, clip_value=clip_value,
+                           clip_norm=clip_norm)
+
+
+def network_epoch(X, y, sample_weight, order, params, state, scalars, grad_mean, active, *, sizes, activation, output, optimizer, hyper, intercept_hyper, step, batch_size, alpha, decoupled, clip_value, clip_norm, n_threads):
+    """One epoch of mini-batch steps of a network: per batch backpropagation (``fastgd.network``),
+    the penalty, clipping and the two updates (weights, biases)."""
+    from fastgd import network
+
+    net = network.Network(tuple(int(h) for h in sizes), _name_of(ACTIVATION_CODES, activation), _name_of(OUTPUT_CODES, output))
+    targets = y[:, 0] if net.output != "identity" else y
+
+    def batch_gradient(rows, weights, grad):
+        return net.loss_grad(X[rows], targets[rows], weights, params, grad, record=True)
+
+    result = _epoch_of_steps(sample_weight, order, params, state, scalars, grad_mean, batch_gradient, net.n_weights,
+                             optimizer=optimizer, hyper=hyper, intercept_hyper=intercept_hyper, step=step,
+                             batch_size=batch_size, alpha=alpha, decoupled=decoupled, clip_value=clip_value,
+                             clip_norm=clip_norm)
+    if net.active is not None:
+        active |= np.concatenate(net.active).astype(np.uint8)
+    return result
+
+
+def _name_of(codes, code):
+    return next(name for name, value in codes.items() if value == code)

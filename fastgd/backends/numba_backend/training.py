@@ -50,6 +50,31 @@ def _clip_scale(g, clip_value, clip_norm):
     return min(1.0, clip_norm / (math.sqrt(clipped) + 1e-6))
 
 
+@fastgd_njit(inline="always", **_EPOCH)
+def _penalize(params, grad, recorded, n_weights, alpha):
+    """``recorded = grad + alpha w`` on the weights ``params[:n_weights]``, ``grad`` elsewhere;
+    returns ``||w||^2``."""
+    penalty = 0.0
+    for j in range(n_weights):
+        wj = np.float64(params[j])
+        penalty += wj * wj
+        recorded[j] = grad[j] + alpha * wj
+    for j in range(n_weights, params.shape[0]):
+        recorded[j] = grad[j]
+    return penalty
+
+
+@fastgd_njit(inline="always", **_EPOCH)
+def _update_both(code, params, stepped, state, scalars, before, hyper, intercept_hyper, t, clip_value, grad_scale,
+                 n_weights):
+    """Step ``t`` on the weights ``[0, n_weights)`` with ``hyper`` and on the rest (the intercepts) with
+    ``intercept_hyper``, both from the scalar state before the step (``before`` is scratch)."""
+    before[:] = scalars
+    _update(code, params, stepped, state, before, hyper, t, clip_value, grad_scale, 0, n_weights)
+    _update(code, params, stepped, state, scalars, intercept_hyper, t, clip_value, grad_scale, n_weights,
+            params.shape[0])
+
+
 @fastgd_njit(**_EPOCH)
 def _epoch(kind, X, y, s, weighted, order, params, state, scalars, grad_mean, code, hyper, intercept_hyper, step,
            batch_size, alpha, decoupled, fit_intercept, clip_value, clip_norm):
@@ -75,18 +100,14 @@ def _epoch(kind, X, y, s, weighted, order, params, state, scalars, grad_mean, co
                                                              0, m, sums)
         if batch_weight == 0.0:
             continue
-        penalty = 0.0
         for j in range(d):
-            wj = np.float64(w[j])
-            penalty += wj * wj
             g[j] = sums[j] / batch_weight
-            recorded[j] = g[j] + alpha * wj
-        recorded[d] = g[d] = batch_b / batch_weight if fit_intercept else 0.0
+        g[d] = batch_b / batch_weight if fit_intercept else 0.0
+        penalty = _penalize(params, g, recorded, d, alpha)
         grad_scale = _clip_scale(stepped, clip_value, clip_norm)
         n_steps += 1
-        before[:] = scalars  # the weights and the intercept step from the same scalar state
-        _update(code, params, stepped, state, before, hyper, step + n_steps, clip_value, grad_scale, 0, d)
-        _update(code, params, stepped, state, scalars, intercept_hyper, step + n_steps, clip_value, grad_scale, d, d + 1)
+        _update_both(code, params, stepped, state, scalars, before, hyper, intercept_hyper, step + n_steps, clip_value,
+                     grad_scale, d)
         for j in range(d + 1):
             grad_sum[j] += recorded[j]
         loss_sum += (batch_loss / batch_weight + 0.5 * alpha * penalty) * batch_weight
