@@ -31,7 +31,7 @@ def test_every_group_holds_the_reference_and_both_compiled_backends():
     groups = {}
     for case in cases.all_cases("small"):
         groups.setdefault(case.group, set()).add(case.implementation)
-    assert len(groups) == 4 + 2 + 14 + 4  # logistic and squared, softmax, optimizers, fits
+    assert len(groups) == 4 + 2 + 14 + 4 + 2  # logistic and squared, softmax, optimizers, fits, MLP epochs
     for implementations in groups.values():
         assert {"numpy", "cython", "numba"} <= implementations
 

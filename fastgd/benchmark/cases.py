@@ -43,7 +43,9 @@ CLIP_NORM = 1e3  # large enough that the scale stays 1: the step itself is what 
 STATE_ARRAYS = {"SGD-momentum": 1, "Adagrad": 1, "RMSprop": 1, "Adam": 2, "AdamW": 2}
 TORCH_FUSED = {"SGD-momentum", "Adagrad", "Adam", "AdamW"}  # PyTorch has no fused RMSprop
 BATCH_SIZE = 1024
-N_CLASSES = 10  # of the softmax cases
+N_CLASSES = 10  # of the softmax and MLP cases
+MLP_HIDDEN = ((64,), (256, 256))  # hidden layers of the MLP cases
+MLP_BATCH = 256
 FLOOR = "X@W+X.T@G"  # the two matrix products a softmax loss+gradient cannot avoid
 
 
@@ -395,7 +397,76 @@ def fit_cases(sizes, dtypes=DTYPES):
         for implementation in (*BACKENDS, "torch", "sklearn SGDClassifier"):
             prepare, describe = _fit_call(dtype, sizes, implementation, epoch=True)
             cases.append(Case("fit", group, implementation, x_bytes, prepare, describe))
+    n_mlp = n // 5
+    for hidden in MLP_HIDDEN:
+        group = f"MLP epoch {hidden} float32 {n_mlp:,}x{d} k={N_CLASSES} batch {MLP_BATCH}"
+        for implementation in (*BACKENDS, "torch", "sklearn"):
+            cases.append(Case("fit", group, implementation, n_mlp * d * 4, _mlp_call(hidden, sizes, implementation)))
     return cases
+
+
+def _mlp_call(hidden, sizes, implementation):
+    """One epoch of an MLP classifier (ReLU, Adam at 1e-3, alpha 0, batches of MLP_BATCH, from the same
+    scikit-learn-style initialization) on the softmax problem's first fifth of rows, in float32."""
+
+    def prepare():
+        X, y, _ = _softmax_problem("float32", sizes)
+        X, y = X[:len(X) // 5], y[:len(y) // 5].astype(np.int64)
+        fit = {"torch": _torch_mlp_epoch, "sklearn": _sklearn_mlp_epoch}.get(implementation, _fastgd_mlp_epoch)
+        call = fit(hidden, implementation)
+        call(X, y)
+        return lambda: call(X, y)
+
+    return prepare
+
+
+def _fastgd_mlp_epoch(hidden, implementation):
+    import fastgd
+
+    backend = _backend(implementation).name
+
+    def fit(X, y):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
+            return fastgd.MLPClassifier(hidden, alpha=0.0, batch_size=MLP_BATCH, max_iter=1, tol=0.0, random_state=0,
+                                        backend=backend).fit(X, y)
+
+    return fit
+
+
+def _sklearn_mlp_epoch(hidden, implementation):
+    neural_network = _import_peer("sklearn.neural_network")
+
+    def fit(X, y):
+        model = neural_network.MLPClassifier(hidden, alpha=0.0, batch_size=MLP_BATCH, max_iter=1, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return model.fit(X, y)
+
+    return fit
+
+
+def _torch_mlp_epoch(hidden, implementation):
+    """``nn.Sequential`` of Linear + ReLU layers, ``cross_entropy``, Adam, the same batches in a Python loop."""
+    torch = _import_peer("torch")
+
+    def fit(X, y):
+        Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+        widths = [X.shape[1], *hidden]
+        layers = []
+        for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+            layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
+        model = torch.nn.Sequential(*layers, torch.nn.Linear(widths[-1], N_CLASSES))
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        order = torch.randperm(len(yt), generator=torch.Generator().manual_seed(0))
+        for start in range(0, len(yt), MLP_BATCH):
+            rows = order[start:start + MLP_BATCH]
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(Xt[rows]), yt[rows]).backward()
+            opt.step()
+        return model
+
+    return fit
 
 
 def _fit_call(dtype, sizes, implementation, epoch):
