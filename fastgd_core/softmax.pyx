@@ -42,7 +42,7 @@ cdef int _softmax_rows(const floating *X, const floating *y, const floating *sw,
     cdef floating *block = <floating *> malloc((d * k if d > 0 else 1) * sizeof(floating))
     cdef double *z = <double *> malloc(k * sizeof(double))
     cdef ptrdiff_t i0 = lo, m, r, c, j, label
-    cdef double top, total, lse, sr, g
+    cdef double top, total, lse, sr, g  # lse: the row's loss, log-sum-exp minus the label's logit
     if Z == NULL or block == NULL or z == NULL:
         free(Z); free(block); free(z)
         return -1
@@ -56,16 +56,18 @@ cdef int _softmax_rows(const floating *X, const floating *y, const floating *sw,
                 z[c] = <double> Z[r * k + c] + <double> b[c]
                 if z[c] > top:
                     top = z[c]
-            total = 0.0
-            for c in range(k):
-                total += fgd_exp_nonpos(z[c] - top)
-            lse = top + log(total)
             label = <ptrdiff_t> y[i0 + r]
+            lse = top - z[label]  # lse - z_label, with lse added below
+            total = 0.0
+            for c in range(k):  # z becomes exp(z - top): one exponential per logit
+                z[c] = fgd_exp_nonpos(z[c] - top)
+                total += z[c]
+            lse += log(total)
             sr = 1.0 if sw == NULL else <double> sw[i0 + r]
-            acc[0] += sr * (lse - z[label])
+            acc[0] += sr * lse
             acc[1] += sr
-            for c in range(k):
-                g = sr * (fgd_exp_nonpos(z[c] - lse) - (1.0 if c == label else 0.0))
+            for c in range(k):  # softmax = exp(z - top) / total
+                g = sr * (z[c] / total - (1.0 if c == label else 0.0))
                 Z[r * k + c] = <floating> g
                 acc[2 + c] += g
         if d > 0:  # block (d x k, row-major) = X_block^T G, i.e. column-major block^T = G^T X_block

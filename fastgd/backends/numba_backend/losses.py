@@ -321,16 +321,18 @@ def _softmax_range(X, y, W, b, s, weighted, start, stop, gW, gb):
             for c in range(k):
                 z[c] = np.float64(Z[r, c]) + np.float64(b[c])
                 top = max(top, z[c])
-            total = 0.0
-            for c in range(k):
-                total += _exp_nonpos(z[c] - top)
-            lse = top + np.log(total)
             label = np.intp(y[i0 + r])
+            loss = top - z[label]  # + log(total) below: lse - z_label
+            total = 0.0
+            for c in range(k):  # z becomes exp(z - top): one exponential per logit
+                z[c] = _exp_nonpos(z[c] - top)
+                total += z[c]
+            loss += np.log(total)
             sr = np.float64(s[i0 + r]) if weighted else 1.0
-            loss_sum += sr * (lse - z[label])
+            loss_sum += sr * loss
             weight += sr
-            for c in range(k):
-                g = sr * (_exp_nonpos(z[c] - lse) - (1.0 if c == label else 0.0))
+            for c in range(k):  # softmax = exp(z - top) / total
+                g = sr * (z[c] / total - (1.0 if c == label else 0.0))
                 G[r, c] = g
                 gb[c] += g
         gW += np.dot(Xb.T, G[:m])
