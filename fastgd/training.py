@@ -52,13 +52,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fastgd import network
 from fastgd import schedules as sch
 from fastgd._sklearn_compat import ConvergenceWarning
 from fastgd.backends import raw_kernels
 from fastgd.backends._spec import ACTIVATION_CODES, LOSS_CODES, OUTPUT_CODES
 
 STOP_REASONS = ("converged", "stalled", "precision", "diverged", "max_iter")
-LOSSES = (*LOSS_CODES, "multinomial", "network")  # compiled epochs but for "multinomial" (batch by batch)
+LOSSES = (*LOSS_CODES, "multinomial", "network")  # compiled epochs (multinomial without intercepts: batch by batch)
 DIVERGENCE_FACTOR = 1e3
 
 
@@ -603,7 +604,10 @@ def _minibatch_epoch(problem, settings):
     def run(backend, problem, theta, grad, optimizer, settings):
         order = rng.permutation(problem.X.shape[0])
         if problem.loss == "network":
-            return _network_epoch(backend, problem, theta, grad, optimizer, settings, order)
+            return _network_epoch(backend, problem.network, problem, theta, grad, optimizer, settings, order)
+        if problem.loss == "multinomial" and problem.fit_intercept:  # a network without hidden layers: the same layout
+            net = network.Network((problem.n_features, problem.n_classes), "identity", "softmax")
+            return _network_epoch(backend, net, problem, theta, grad, optimizer, settings, order)
         if problem.loss not in LOSS_CODES:
             return _stepped_epoch(backend, problem, theta, grad, optimizer, settings, order)
         grad64 = np.empty(theta.shape[0], dtype=np.float64)
@@ -619,9 +623,8 @@ def _minibatch_epoch(problem, settings):
     return run
 
 
-def _network_epoch(backend, problem, theta, grad, optimizer, settings, order):
-    """One compiled epoch of a network's mini-batch steps (the backend's ``network_epoch``)."""
-    net = problem.network
+def _network_epoch(backend, net, problem, theta, grad, optimizer, settings, order):
+    """One compiled epoch of mini-batch steps of the network ``net`` (the backend's ``network_epoch``)."""
     active = np.zeros(sum(net.sizes[1:-1]), dtype=np.uint8)
     grad64 = np.empty(theta.shape[0], dtype=np.float64)
     loss, n_steps = backend.network_epoch(

@@ -128,3 +128,16 @@ def test_labels_of_any_type_class_weight_warm_start_and_partial_fit():
     for _ in range(5):
         partial.partial_fit(X, y, classes=[0, 1, 2])
     assert partial.coef_.shape == (3, 4) and (partial.predict(X) == y).mean() > 0.8
+
+
+def test_mini_batch_epochs_without_intercepts():
+    """Without intercepts the multinomial epochs step batch by batch (the compiled network epoch trains biases)."""
+    X, y = iris()
+    options = dict(alpha=0.01, optimizer="adam", lr=0.02, batch_size=16, max_iter=20, tol=0.0, random_state=0,
+                   fit_intercept=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
+        fits = [fastgd.LogisticRegression(**options, backend=name).fit(X, y) for name in fastgd.available_backends()]
+    for model in fits:
+        assert (model.intercept_ == 0).all() and model.history_["loss"][-1] < 0.5 * model.history_["loss"][0]
+        np.testing.assert_allclose(model.coef_, fits[0].coef_, rtol=1e-8, atol=1e-10)
