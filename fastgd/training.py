@@ -5,8 +5,9 @@ penalized).  Parameters travel as one vector ``theta = [w_1 .. w_d, b]`` in X's
 dtype.  :func:`train` runs one of four strategies on one :class:`FitLoop`:
 
 * full batch -- per epoch one fused loss+gradient pass and one optimizer step;
-* mini-batch -- per epoch one call of the backend's ``minibatch_epoch`` kernel,
-  which runs every mini-batch step in compiled code;
+* mini-batch -- per epoch one call of the backend's ``minibatch_epoch`` (linear
+  models) or ``network_epoch`` (networks, multinomial models) kernel, which runs
+  every mini-batch step in compiled code;
 * Armijo -- full-batch gradient descent with a backtracking line search;
 * L-BFGS -- SciPy's L-BFGS-B on the fused loss+gradient (counted in iterations).
 
@@ -598,7 +599,8 @@ def _step_penalized(problem, theta, stepped, optimizer):
 
 def _minibatch_epoch(problem, settings):
     """A runner of mini-batch epochs, each over a fresh permutation of the rows: compiled
-    for the losses of LOSS_CODES, batch by batch through ``optimizer.step`` otherwise."""
+    (``minibatch_epoch`` for the losses of LOSS_CODES, ``network_epoch`` for networks and multinomial models with
+    intercepts), batch by batch through ``optimizer.step`` for a multinomial model without intercepts."""
     rng = np.random.default_rng(settings.random_state)
 
     def run(backend, problem, theta, grad, optimizer, settings):
