@@ -55,7 +55,7 @@ OPTIMIZERS = {name.lower(): getattr(optim, name) for name in optim.__all__ if na
 EXPECTED_FAILED_CHECKS = {}
 
 _INT_FROM_1 = v.Interval(numbers.Integral, 1, None, closed="left")
-HELD_OUT_BLOCK = 4096  # held-out rows gathered at a time to compute the validation loss
+HELD_OUT_BLOCK = 1024  # held-out rows gathered at a time to compute the validation loss
 
 
 class _GradientDescentModel(BaseEstimator):

@@ -207,3 +207,94 @@ def test_mini_batch_fits_take_the_same_steps_on_every_backend():
     for model in fits[1:]:
         np.testing.assert_allclose(model.loss_curve_, fits[0].loss_curve_, rtol=1e-10)
         np.testing.assert_allclose(model.history_["dead_fraction_layer2"], fits[0].history_["dead_fraction_layer2"])
+
+
+# ---- against the peers, and memory ----------------------------------------------------------------
+
+
+def softmax_data(n, d, k=10, seed=0, dtype=np.float32):
+    """X standard normal, labels ``argmax(X W0 + Gumbel noise)`` with ``W0`` of scale 0.3 (the benchmark's problem)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    y = np.argmax(X @ (0.3 * rng.standard_normal((d, k))) + rng.gumbel(size=(n, k)), axis=1)
+    return X, y
+
+
+def cross_entropy(proba, y):
+    return float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], 1e-300, None))))
+
+
+def torch_mlp_loss_after(X, y, hidden, epochs, seed, torch):
+    """An ``nn.Sequential`` ReLU network from fastgd's (scikit-learn's) initialization for ``seed``, trained by
+    PyTorch's Adam (lr 1e-3) and ``cross_entropy`` on shuffled batches of 256; its training loss after ``epochs``."""
+    k = int(y.max()) + 1
+    net = network.Network((X.shape[1], *hidden, k), "relu", "softmax")
+    weights, biases = net.unpack(net.initial(np.random.RandomState(seed), X.dtype))
+    layers = []
+    for W, b in zip(weights, biases):
+        linear = torch.nn.Linear(*W.shape)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
+            linear.bias.copy_(torch.from_numpy(b))
+        layers += [linear, torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1])
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    shuffle = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        order = torch.randperm(len(y), generator=shuffle)
+        for start in range(0, len(y), 256):
+            rows = order[start:start + 256]
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(Xt[rows]), yt[rows]).backward()
+            opt.step()
+    with torch.no_grad():
+        return float(torch.nn.functional.cross_entropy(model(Xt), yt))
+
+
+def test_five_epochs_reach_the_loss_of_scikit_learn_and_pytorch():
+    """Adam, batch 256, alpha 0, 5 epochs: the mean training loss over 5 seeds of fastgd lies within the spread
+    of 5 seeds of scikit-learn's MLPClassifier and of a PyTorch loop (same initialization, its own shuffles)."""
+    from conftest import import_torch
+    from sklearn.neural_network import MLPClassifier as SklearnMLP
+
+    torch = import_torch()
+    X, y = softmax_data(10_000, 20)
+    seeds = range(5)
+    options = dict(hidden_layer_sizes=(64,), alpha=0.0, batch_size=256, max_iter=5, tol=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = [cross_entropy(fastgd.MLPClassifier(**options, random_state=s).fit(X, y).predict_proba(X), y)
+                for s in seeds]
+        sklearn = [cross_entropy(SklearnMLP(**options, n_iter_no_change=99, random_state=s).fit(X, y).predict_proba(X), y)
+                   for s in seeds]
+    pytorch = [torch_mlp_loss_after(X, y, (64,), 5, s, torch) for s in seeds]
+    assert max(ours) < 0.95 * cross_entropy(np.full((len(y), 10), 0.1), y)  # it learned something
+    for peer in (sklearn, pytorch):
+        spread = max(np.ptp(ours), np.ptp(peer))
+        assert abs(np.mean(ours) - np.mean(peer)) <= spread, (ours, peer)
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_a_fit_allocates_little_beyond_x(backend, early_stopping):
+    """Beyond the parameters and one batch's activations, a fit allocates at most 10% of X's size: no one-hot copy
+    of y, no copy of X for early stopping (the held-out loss gathers a block of rows at a time)."""
+    from fastgd.benchmark.measure import peak_allocation
+
+    X, y = softmax_data(100_000, 100)
+    hidden, batch = (64,), 256
+    model = fastgd.MLPClassifier(hidden, batch_size=batch, max_iter=2, tol=0.0, early_stopping=early_stopping,
+                                 random_state=0, backend=backend.name)
+
+    def fit():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
+            model.fit(X, y)
+
+    fit()  # warm-up: JIT compilation, thread pools
+    peak, method = peak_allocation(fit)
+    widths = (X.shape[1], *hidden, 10)
+    n_parameters = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
+    batch_activations = 2 * batch * sum(widths[1:])  # the activations and their deltas
+    budget = 0.10 * X.nbytes + X.itemsize * (4 * n_parameters + batch_activations)  # params, grad, Adam's 2 moments
+    assert peak <= budget, f"{peak / 1e6:.1f} MB ({method}) > {budget / 1e6:.1f} MB"
