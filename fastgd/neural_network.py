@@ -114,7 +114,9 @@ class _MLP(_GradientDescentModel):
                                        network=self._network(X.shape[1]), record=is_training)
 
     def _compiled_backend(self, settings):
-        return "numpy"  # the matrix products are BLAS's: BLAS keeps its threads
+        """Mini-batch epochs run compiled, their threads splitting each batch's rows (BLAS held to one thread);
+        full-batch passes are NumPy's matrix products, where BLAS keeps its threads."""
+        return "numpy" if settings.batch_size is None else settings.backend
 
     def _initial_theta(self, X, keep=None):
         keep = (self.warm_start and hasattr(self, "coefs_")) if keep is None else keep

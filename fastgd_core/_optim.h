@@ -215,6 +215,22 @@ static inline void fgd_update_chunk(void *job_, int c, ptrdiff_t lo, ptrdiff_t h
                                 fgd_at(job->state, lo, f32), job->stride, hi - lo, job->k);
 }
 
+/* Step t of optimizer `code` on p[0, n) in `chunks` chunks (see fgd_optimizer_update). */
+static inline double fgd_optimizer_update_in_chunks(int is_float32, int code, void *p, const void *g, void *state,
+                                                    ptrdiff_t stride, ptrdiff_t n, const double *hyper, double t,
+                                                    double *scalars, double clip_value, double grad_scale, int chunks)
+{
+    const fgd_optimizer *optimizer = &fgd_optimizers[code];
+    fgd_coefficients k; /* not zeroed (a measurable cost per mini-batch): each optimizer sets its own */
+    double partial[FGD_MAX_CHUNKS];
+    fgd_update_job job = {optimizer, is_float32, p, state, g, stride, &k, partial};
+    k.clip_value = clip_value;
+    k.grad_scale = grad_scale;
+    optimizer->coefficients(hyper, t, scalars, &k);
+    fgd_run_chunks(fgd_update_chunk, &job, n, chunks);
+    return fgd_sum_chunks(partial, chunks);
+}
+
 /* Step t of optimizer `code` on p[0, n) with state rows state[r * stride + i]
  * and the scalar state scalars (read and updated once); the gradient g is
  * prepared with clip_value and grad_scale.  Returns the raw gradient's sum of
@@ -223,16 +239,8 @@ static inline double fgd_optimizer_update(int is_float32, int code, void *p, con
                                           ptrdiff_t stride, ptrdiff_t n, const double *hyper, double t,
                                           double *scalars, double clip_value, double grad_scale, int n_threads)
 {
-    const fgd_optimizer *optimizer = &fgd_optimizers[code];
-    fgd_coefficients k; /* not zeroed (a measurable cost per mini-batch): each optimizer sets its own */
-    double partial[FGD_MAX_CHUNKS];
-    fgd_update_job job = {optimizer, is_float32, p, state, g, stride, &k, partial};
-    int chunks = fgd_n_chunks(n_threads, n, n, FGD_MIN_ELEMENTS);
-    k.clip_value = clip_value;
-    k.grad_scale = grad_scale;
-    optimizer->coefficients(hyper, t, scalars, &k);
-    fgd_run_chunks(fgd_update_chunk, &job, n, chunks);
-    return fgd_sum_chunks(partial, chunks);
+    return fgd_optimizer_update_in_chunks(is_float32, code, p, g, state, stride, n, hyper, t, scalars, clip_value,
+                                          grad_scale, fgd_n_chunks(n_threads, n, n, FGD_MIN_ELEMENTS));
 }
 
 /* The arguments of a squared norm, shared by its chunks. */

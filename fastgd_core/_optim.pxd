@@ -9,3 +9,6 @@ cdef extern from "_optim.h" nogil:
     double fgd_optimizer_update(int is_float32, int code, void *p, const void *g, void *state, ptrdiff_t stride,
                                 ptrdiff_t n, const double *hyper, double t, double *scalars, double clip_value,
                                 double grad_scale, int n_threads)
+    double fgd_optimizer_update_in_chunks(int is_float32, int code, void *p, const void *g, void *state,
+                                          ptrdiff_t stride, ptrdiff_t n, const double *hyper, double t,
+                                          double *scalars, double clip_value, double grad_scale, int chunks)

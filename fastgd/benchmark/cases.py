@@ -47,6 +47,9 @@ N_CLASSES = 10  # of the softmax and MLP cases
 MLP_HIDDEN = ((64,), (256, 256))  # hidden layers of the MLP cases
 MLP_BATCH = 256
 FLOOR = "X@W+X.T@G"  # the two matrix products a softmax loss+gradient cannot avoid
+MLP_FLOOR = "X@W products"  # an MLP epoch's matrix products alone, batch by batch
+TARGET_GAP = 1e-6  # the relative objective gap a multinomial fit is timed to
+MAX_ITER_LIMIT = 256  # the search for the smallest max_iter reaching TARGET_GAP stops here
 
 
 class Unavailable(Exception):
@@ -61,7 +64,8 @@ class Case:
     up (JIT compilation, cache loading and first-touch costs are not timed);
     it raises :class:`Unavailable` when the implementation is missing.
     ``describe(result)`` turns the call's last result into extra facts
-    (e.g. the objective gap a fit reached).
+    (e.g. the objective gap a fit reached).  ``data_bytes`` is the size of
+    the X a fit trains on (the memory report's yardstick).
     """
 
     kind: str
@@ -70,6 +74,7 @@ class Case:
     bytes_moved: int | None
     prepare: Callable[[], Callable[[], Any]] = field(compare=False, repr=False)
     describe: Callable[[Any], dict] | None = field(default=None, compare=False, repr=False)
+    data_bytes: int | None = None
 
     @property
     def name(self):
@@ -87,7 +92,8 @@ def family_of(implementation):
     head = implementation.split("-")[0].split(" ")[0]
     if head in ("cython", "numba"):
         return "fastgd"
-    return {"X@w": "numpy", FLOOR: "numpy", "numpy": "numpy", "torch": "torch", "sklearn": "sklearn"}[head]
+    return {"X@w": "numpy", "X@W": "numpy", FLOOR: "numpy", "numpy": "numpy", "torch": "torch", "sklearn": "sklearn",
+            "sklearnex": "sklearnex"}[head]
 
 
 def scale_sizes(scale):
@@ -388,21 +394,125 @@ def fit_cases(sizes, dtypes=DTYPES):
     n, d = sizes["n_samples"], sizes["n_features"]
     cases = []
     for dtype in dtypes:
+        x_bytes = n * d * np.dtype(dtype).itemsize
         group = f"LogisticRegression fit (L-BFGS) {dtype} {n:,}x{d}"
         for implementation in (*BACKENDS, "sklearn"):
             prepare, describe = _fit_call(dtype, sizes, implementation, epoch=False)
-            cases.append(Case("fit", group, implementation, None, prepare, describe))
+            cases.append(Case("fit", group, implementation, None, prepare, describe, x_bytes))
         group = f"one mini-batch Adam epoch (batch {BATCH_SIZE}) {dtype} {n:,}x{d}"
-        x_bytes = n * (d + 1) * np.dtype(dtype).itemsize  # one epoch reads every row of X and y once
+        epoch_bytes = x_bytes + n * np.dtype(dtype).itemsize  # one epoch reads every row of X and y once
         for implementation in (*BACKENDS, "torch", "sklearn SGDClassifier"):
             prepare, describe = _fit_call(dtype, sizes, implementation, epoch=True)
-            cases.append(Case("fit", group, implementation, x_bytes, prepare, describe))
+            cases.append(Case("fit", group, implementation, epoch_bytes, prepare, describe, x_bytes))
+    for dtype in dtypes:
+        group = f"multinomial LogisticRegression fit (L-BFGS) to gap {TARGET_GAP:g} {dtype} {n:,}x{d} k={N_CLASSES}"
+        for implementation in (*BACKENDS, "sklearnex", "sklearn"):
+            prepare, describe = _multinomial_fit_call(dtype, sizes, implementation)
+            cases.append(Case("fit", group, implementation, None, prepare, describe, n * d * np.dtype(dtype).itemsize))
     n_mlp = n // 5
     for hidden in MLP_HIDDEN:
         group = f"MLP epoch {hidden} float32 {n_mlp:,}x{d} k={N_CLASSES} batch {MLP_BATCH}"
-        for implementation in (*BACKENDS, "torch", "sklearn"):
-            cases.append(Case("fit", group, implementation, n_mlp * d * 4, _mlp_call(hidden, sizes, implementation)))
+        for implementation in (MLP_FLOOR, *BACKENDS, "torch", "sklearn"):
+            cases.append(Case("fit", group, implementation, n_mlp * d * 4, _mlp_call(hidden, sizes, implementation),
+                              data_bytes=n_mlp * d * 4))
     return cases
+
+
+# ---------------------------------------------------------------------------------------------- multinomial fits
+
+
+def _multinomial_problem(dtype, sizes):
+    """``(X, y, alpha, best)``: the softmax problem, ``alpha = 1/(1e6 n)``, and its optimal objective ``L*``."""
+
+    def make():
+        X, y, _ = _softmax_problem(dtype, sizes)
+        y = y.astype(np.int64)
+        alpha = 1.0 / (1e6 * len(y))
+        return X, y, alpha, _multinomial_optimum(X, y, alpha)
+
+    return _shared(("multinomial", dtype, sizes["n_samples"], sizes["n_features"]), make)
+
+
+def _multinomial_optimum(X, y, alpha):
+    """``L*`` from a tight float64 L-BFGS solve."""
+    import fastgd
+
+    X64 = X.astype(np.float64, copy=False)
+    tight = fastgd.LogisticRegression(alpha=alpha, tol=1e-10, max_iter=10_000).fit(X64, y)
+    return multinomial_objective(X64, y, alpha, tight.coef_, tight.intercept_)
+
+
+def multinomial_objective(X, y, alpha, coef, intercept):
+    """``mean softmax cross-entropy + alpha/2 ||W||_F^2`` at ``coef`` (k, d) and ``intercept`` (k,), in float64
+    by the NumPy reference."""
+    from fastgd.backends import raw_kernels
+
+    W = np.ascontiguousarray(np.asarray(coef, np.float64).T)
+    b = np.asarray(intercept, np.float64).ravel()
+    loss = raw_kernels("numpy").softmax_loss_grad(X.astype(np.float64, copy=False), y.astype(np.float64), W, b, None,
+                                                   np.empty_like(W), np.empty_like(b), n_threads=1)
+    return loss + 0.5 * alpha * float(np.sum(W * W))
+
+
+def _multinomial_fit_call(dtype, sizes, implementation):
+    """(prepare, describe) for a multinomial fit timed at the smallest ``max_iter`` that reaches TARGET_GAP (tol 0)."""
+    found = {}
+
+    def gap(model):
+        X, y, alpha, best = _multinomial_problem(dtype, sizes)
+        return (multinomial_objective(X, y, alpha, model.coef_, model.intercept_) - best) / abs(best)
+
+    def prepare():
+        X, y, alpha, _ = _multinomial_problem(dtype, sizes)
+        fit = _multinomial_fit(implementation, alpha)
+        found["max_iter"] = smallest_max_iter(lambda max_iter: gap(fit(X, y, max_iter)) <= TARGET_GAP)
+        return lambda: fit(X, y, found["max_iter"])
+
+    def describe(model):
+        return {"gap": gap(model), "n_iter": int(np.max(model.n_iter_)), "max_iter": found["max_iter"]}
+
+    return prepare, describe
+
+
+def smallest_max_iter(reaches, start=4, limit=MAX_ITER_LIMIT):
+    """The smallest ``max_iter`` for which ``reaches(max_iter)`` holds (``limit`` if none does), by doubling then
+    bisection; a fit truncated at ``m`` iterations is a prefix of the fit at ``m + 1``, so ``reaches`` is monotone."""
+    low, high = 0, start
+    while not reaches(high):
+        if high >= limit:
+            return limit
+        low, high = high, min(2 * high, limit)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if reaches(middle) else (middle, high)
+    return high
+
+
+def _multinomial_fit(implementation, alpha):
+    """``fit(X, y, max_iter) -> model``: fastgd's L-BFGS on a backend, scikit-learn's or scikit-learn-intelex's
+    (``lbfgs``, multinomial), all with ``tol=0`` so that ``max_iter`` alone ends the fit."""
+    if implementation in ("sklearn", "sklearnex"):
+        module = _import_peer({"sklearn": "sklearn.linear_model", "sklearnex": "sklearnex.linear_model"}[implementation])
+
+        def peer(X, y, max_iter):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return module.LogisticRegression(C=1.0 / (alpha * len(y)), max_iter=max_iter, tol=0.0).fit(X, y)
+
+        return peer
+    import fastgd
+
+    backend = _backend(implementation).name
+
+    def fit(X, y, max_iter):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
+            return fastgd.LogisticRegression(alpha=alpha, max_iter=max_iter, tol=0.0, backend=backend).fit(X, y)
+
+    return fit
+
+
+# ---------------------------------------------------------------------------------------------- MLP epochs
 
 
 def _mlp_call(hidden, sizes, implementation):
@@ -412,7 +522,8 @@ def _mlp_call(hidden, sizes, implementation):
     def prepare():
         X, y, _ = _softmax_problem("float32", sizes)
         X, y = X[:len(X) // 5], y[:len(y) // 5].astype(np.int64)
-        fit = {"torch": _torch_mlp_epoch, "sklearn": _sklearn_mlp_epoch}.get(implementation, _fastgd_mlp_epoch)
+        makers = {"torch": _torch_mlp_epoch, "sklearn": _sklearn_mlp_epoch, MLP_FLOOR: _mlp_products}
+        fit = makers.get(implementation, _fastgd_mlp_epoch)
         call = fit(hidden, implementation)
         call(X, y)
         return lambda: call(X, y)
@@ -430,6 +541,33 @@ def _fastgd_mlp_epoch(hidden, implementation):
             warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
             return fastgd.MLPClassifier(hidden, alpha=0.0, batch_size=MLP_BATCH, max_iter=1, tol=0.0, random_state=0,
                                         backend=backend).fit(X, y)
+
+    return fit
+
+
+def _mlp_products(hidden, implementation):
+    """The floor of an MLP epoch: its matrix products alone, with NumPy's BLAS, on contiguous batches.
+
+    Per batch ``A_0`` and layer ``l``: forward ``A_l = A_{l-1} @ W_l``; backward ``A_{l-1}.T @ D_l`` (the
+    weight gradient) and, below the top layer, ``D_l @ W_l.T`` (the delta of the layer underneath).
+    """
+
+    def fit(X, y):
+        widths = (X.shape[1], *hidden, N_CLASSES)
+        rng = np.random.default_rng(0)
+        weights = [rng.standard_normal((a, b)).astype(X.dtype) for a, b in zip(widths[:-1], widths[1:])]
+        grads = [np.empty_like(W) for W in weights]
+        batches = [X[start:start + MLP_BATCH] for start in range(0, len(X), MLP_BATCH)]
+        for batch in batches:
+            outputs = [batch]
+            for W in weights:
+                outputs.append(outputs[-1] @ W)
+            delta = outputs[-1]
+            for layer in range(len(weights) - 1, -1, -1):
+                np.matmul(outputs[layer].T, delta, out=grads[layer])
+                if layer:
+                    delta = delta @ weights[layer].T
+        return grads
 
     return fit
 

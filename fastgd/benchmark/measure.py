@@ -111,7 +111,7 @@ def fit_memory(sizes, dtype="float32"):
         except cases.Unavailable as reason:
             records.append(Record("memory", case.group, case.implementation, case.family, None, skipped=str(reason)))
             continue
-        x_bytes = cases.fit_problem(dtype, sizes)[0].nbytes
+        x_bytes = case.data_bytes
         peak, method = peak_allocation(fit)
         extra = {"peak_bytes": peak, "x_bytes": x_bytes, "fraction_of_x": peak / x_bytes, "method": method}
         records.append(Record("memory", case.group, case.implementation, case.family, None, extra=extra))

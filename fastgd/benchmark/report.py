@@ -13,7 +13,7 @@ from collections import defaultdict
 
 from fastgd.benchmark.measure import Record
 
-PEERS = {"torch": "PyTorch", "sklearn": "scikit-learn"}
+PEERS = {"torch": "PyTorch", "sklearn": "scikit-learn", "sklearnex": "scikit-learn-intelex"}
 KIND_TITLES = {
     "loss": "Fused loss + gradient (one pass over X)",
     "optimizer": "One optimizer step",
@@ -47,6 +47,8 @@ def _fmt_extra(extra):
         parts.append(f"gap {extra['gap']:.1e}")
     if "n_iter" in extra:
         parts.append(f"{extra['n_iter']} iter")
+    if "max_iter" in extra:
+        parts.append(f"max_iter {extra['max_iter']}")
     return ", ".join(parts)
 
 
@@ -135,7 +137,8 @@ def compare(old, new, threshold=1.2):
 
 
 COLORS = {"X@w": "tab:gray", "X@W+X.T@G": "tab:gray", "numpy-user": "tab:brown", "cython": "tab:blue", "numba": "tab:orange",
-          "torch": "tab:red", "torch-fused": "tab:purple", "sklearn": "tab:green", "sklearn SGDClassifier": "tab:olive"}
+          "torch": "tab:red", "torch-fused": "tab:purple", "sklearn": "tab:green", "sklearn SGDClassifier": "tab:olive",
+          "sklearnex": "tab:cyan", "X@W products": "tab:gray"}
 
 
 def save_chart(records, path):
@@ -198,7 +201,7 @@ def machine_info():
         "numpy": np.__version__,
         "BLAS": _blas(),
     }
-    for module_name in ("numba", "torch", "sklearn"):
+    for module_name in ("numba", "torch", "sklearn", "sklearnex"):
         try:
             info[module_name] = __import__(module_name).__version__
         except ImportError:
