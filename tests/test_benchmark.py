@@ -25,13 +25,37 @@ def test_case_families_name_whose_code_runs():
     assert family["numpy"] == "reference" and family["cython"] == family["numba"] == "fastgd"
     assert family["X@w"] == family["numpy-user"] == "numpy"
     assert family["torch-fused"] == "torch" and family["sklearn SGDClassifier"] == "sklearn"
+    assert family["sklearnex"] == "sklearnex" and family["X@W products"] == "numpy"
+
+
+@pytest.mark.parametrize("needed", [1, 4, 5, 13, 200, 256])
+def test_smallest_max_iter_finds_the_first_that_reaches(needed):
+    tried = []
+
+    def reaches(max_iter):
+        tried.append(max_iter)
+        return max_iter >= needed
+
+    assert cases.smallest_max_iter(reaches, limit=256) == needed
+    assert len(tried) <= 2 * 9  # doubling then bisection: logarithmic
+
+
+def test_smallest_max_iter_stops_at_the_limit():
+    assert cases.smallest_max_iter(lambda max_iter: False, limit=100) == 100
+
+
+def test_fit_cases_know_the_size_of_their_X():
+    for case in cases.fit_cases(cases.scale_sizes("small")):
+        n = 20_000 // 5 if case.group.startswith("MLP") else 20_000
+        itemsize = 8 if "float64" in case.group else 4
+        assert case.data_bytes == n * 100 * itemsize, case.name
 
 
 def test_every_group_holds_the_reference_and_both_compiled_backends():
     groups = {}
     for case in cases.all_cases("small"):
         groups.setdefault(case.group, set()).add(case.implementation)
-    assert len(groups) == 4 + 2 + 14 + 4 + 2  # logistic and squared, softmax, optimizers, fits, MLP epochs
+    assert len(groups) == 4 + 2 + 14 + 4 + 2 + 2  # logistic and squared, softmax, optimizers, fits, multinomial fits, MLP
     for implementations in groups.values():
         assert {"numpy", "cython", "numba"} <= implementations
 

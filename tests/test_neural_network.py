@@ -165,37 +165,59 @@ def test_scikit_learn_estimator_checks():
             check_estimator(estimator)
 
 
-@pytest.mark.parametrize("activation", list(network.ACTIVATIONS))
-@pytest.mark.parametrize("output, k", [("logistic", 1), ("softmax", 3), ("identity", 2)])
-@pytest.mark.parametrize("weighted", [False, True])
-def test_compiled_epoch_matches_the_numpy_loop(compiled_backend, activation, output, k, weighted, dtype):
-    """Same seed, same batches: the same parameters, gradient and dead-unit record after 20 batches."""
+def epoch_data(sizes, output, n, weighted, dtype):
+    rng = np.random.default_rng(0)
+    k = sizes[-1]
+    X = rng.standard_normal((n, sizes[0])).astype(dtype)
+    y = {"logistic": rng.integers(0, 2, (n, 1)), "softmax": rng.integers(0, k, (n, 1))}.get(output)
+    y = (rng.standard_normal((n, k)) if y is None else y).astype(dtype)
+    return X, y, (rng.random(n).astype(dtype) if weighted else None)
+
+
+def assert_epochs_match(compiled_backend, sizes, activation, output, n, batch_size, weighted, dtype, n_threads):
+    """Same seed, same batches: the same parameters, optimizer state, gradient and dead-unit record after
+    ``n / batch_size`` batches of the compiled epoch and of the NumPy reference."""
     from fastgd import optim
     from fastgd.backends import _spec, reference
 
-    rng = np.random.default_rng(0)
-    n, sizes = 140, np.array([4, 5, 3, k])
-    X = rng.standard_normal((n, 4)).astype(dtype)
-    y = {"logistic": rng.integers(0, 2, (n, 1)), "softmax": rng.integers(0, 3, (n, 1))}.get(output)
-    y = (rng.standard_normal((n, k)) if y is None else y).astype(dtype)
-    weights = rng.random(n).astype(dtype) if weighted else None
+    X, y, weights = epoch_data(sizes, output, n, weighted, dtype)
     net = network.Network(tuple(sizes), activation, output)
     theta = net.initial(np.random.RandomState(0), dtype)
     opt = optim.Adam(lr=0.01, clip_norm=5.0)
     runs = []
     for kernel in (reference.network_epoch, compiled_backend.network_epoch):
-        params, state, grad_mean, active = theta.copy(), np.zeros((3, theta.size), dtype), np.empty(theta.size), np.zeros(8, np.uint8)
+        params, state, grad_mean = theta.copy(), np.zeros((3, theta.size), dtype), np.empty(theta.size)
+        active = np.zeros(sum(sizes[1:-1]), np.uint8)
         result = kernel(X, y, weights, np.random.default_rng(1).permutation(n), params, state, np.zeros(0), grad_mean,
-                        active, sizes=sizes, activation=_spec.ACTIVATION_CODES[activation],
+                        active, sizes=np.array(sizes), activation=_spec.ACTIVATION_CODES[activation],
                         output=_spec.OUTPUT_CODES[output], optimizer=opt.code, hyper=opt._kernel_hyper(),
-                        intercept_hyper=opt._hyper_without_weight_decay(), step=0, batch_size=7, alpha=0.01,
-                        decoupled=False, clip_value=np.inf, clip_norm=5.0, n_threads=1)
+                        intercept_hyper=opt._hyper_without_weight_decay(), step=0, batch_size=batch_size, alpha=0.01,
+                        decoupled=False, clip_value=np.inf, clip_norm=5.0, n_threads=n_threads)
         runs.append((result, params, state, grad_mean, active))
     (expected, *expected_arrays), (result, *arrays) = runs
     rtol = 1e-10 if dtype == np.float64 else 1e-4
-    assert result[1] == expected[1] == 20 and result[0] == pytest.approx(expected[0], rel=rtol)
+    assert result[1] == expected[1] == -(-n // batch_size) and result[0] == pytest.approx(expected[0], rel=rtol)
     for got, want in zip(arrays, expected_arrays):
         np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("activation", list(network.ACTIVATIONS))
+@pytest.mark.parametrize("output, k", [("logistic", 1), ("softmax", 3), ("identity", 2)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_compiled_epoch_matches_the_numpy_loop(compiled_backend, activation, output, k, weighted, dtype):
+    """20 batches of 7 rows (the last one short) through a (4, 5, 3, k) network."""
+    assert_epochs_match(compiled_backend, (4, 5, 3, k), activation, output, 137, 7, weighted, dtype, n_threads=1)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_compiled_epoch_in_chunks_of_rows_matches_the_numpy_loop(compiled_backend, activation, weighted, dtype,
+                                                                  n_threads):
+    """A network large enough that each batch's rows are split between threads (batches of 64 rows through
+    2,060 weights), 20 batches, the last one short."""
+    assert_epochs_match(compiled_backend, (30, 40, 20, 3), activation, "softmax", 1250, 64, weighted, dtype,
+                        n_threads)
 
 
 def test_mini_batch_fits_take_the_same_steps_on_every_backend():
