@@ -25,6 +25,13 @@ static inline void fgd_loss_grad_rows(int is_float32, int loss, const void *X, c
     FGD_TYPED(is_float32, fgd_loss_grad_rows, loss, X, y, sw, n, d, w, b, grad, acc);
 }
 
+/* The softmax cross-entropy of a block of rows (fgd_softmax_block_f or _d, see _simd_rows.h). */
+static inline void fgd_softmax_block(int is_float32, const void *Z, const void *b, const void *y, const void *sw,
+                                     ptrdiff_t m, ptrdiff_t k, void *G, double *e, double *top, double *acc)
+{
+    FGD_TYPED(is_float32, fgd_softmax_block, Z, b, y, sw, m, k, G, e, top, acc);
+}
+
 /* The arguments of a row kernel, shared by its chunks. */
 typedef struct {
     int is_float32, loss;

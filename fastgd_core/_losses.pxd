@@ -25,3 +25,5 @@ cdef extern from "_losses.h" nogil:
     int fgd_n_chunks(int n_threads, ptrdiff_t items, ptrdiff_t work, ptrdiff_t min_work)
     void fgd_run_chunks(fgd_chunk_fn run, void *job, ptrdiff_t n, int chunks)
     double fgd_exp_nonpos(double t)
+    void fgd_softmax_block(int is_float32, const void *Z, const void *b, const void *y, const void *sw, ptrdiff_t m,
+                           ptrdiff_t k, void *G, double *e, double *top, double *acc)

@@ -135,3 +135,44 @@ FGD_DISPATCHED void FGD_NAME(fgd_log1pexp_array)(const FGD_T *z, FGD_T *out, ptr
     for (ptrdiff_t i = 0; i < n; i++)
         out[i] = (FGD_T)fgd_log1pexp((double)z[i]);
 }
+
+/* The softmax cross-entropy of a block of m rows of logits: z = Z + b (b may be NULL: no bias), per
+ * row the stable lse = top + log(sum_c exp(z_c - top)) with top = max_c z_c, the loss lse - z_label,
+ * and G = s (softmax(z) - onehot(label)) written to G (which may be Z).  Adds sum s l, sum s and
+ * sum G (k) to acc (acc[0], acc[1], acc[2 .. 2 + k)).  e (m k doubles) and top (m doubles) are
+ * scratch: the exponentials of the whole block are one contiguous, vectorized pass.  y holds the
+ * labels (as FGD_T), sw the weights (NULL: unit weights). */
+FGD_DISPATCHED void FGD_NAME(fgd_softmax_block)(const FGD_T *Z, const FGD_T *FGD_RESTRICT b,
+                                                const FGD_T *FGD_RESTRICT y, const FGD_T *FGD_RESTRICT sw,
+                                                ptrdiff_t m, ptrdiff_t k, FGD_T *G, double *FGD_RESTRICT e,
+                                                double *FGD_RESTRICT top, double *FGD_RESTRICT acc)
+{
+    for (ptrdiff_t r = 0; r < m; r++) {
+        double t = -INFINITY;
+        for (ptrdiff_t c = 0; c < k; c++) {
+            double z = (double)Z[r * k + c] + (b == NULL ? 0.0 : (double)b[c]);
+            e[r * k + c] = z;
+            t = z > t ? z : t;
+        }
+        top[r] = t;
+    }
+    for (ptrdiff_t r = 0; r < m; r++)
+        for (ptrdiff_t c = 0; c < k; c++)
+            e[r * k + c] -= top[r];
+    for (ptrdiff_t i = 0; i < m * k; i++) /* e = exp(z - top): one exponential per logit */
+        e[i] = fgd_exp_nonpos(e[i]);
+    for (ptrdiff_t r = 0; r < m; r++) {
+        ptrdiff_t label = (ptrdiff_t)y[r];
+        double total = 0.0, sr = sw == NULL ? 1.0 : (double)sw[r];
+        for (ptrdiff_t c = 0; c < k; c++)
+            total += e[r * k + c];
+        double z_label = (double)Z[r * k + label] + (b == NULL ? 0.0 : (double)b[label]);
+        acc[0] += sr * ((top[r] - z_label) + log(total)); /* lse - z_label */
+        acc[1] += sr;
+        for (ptrdiff_t c = 0; c < k; c++) { /* softmax = exp(z - top) / total */
+            double g = sr * (e[r * k + c] / total - (c == label ? 1.0 : 0.0));
+            G[r * k + c] = (FGD_T)g;
+            acc[2 + c] += g;
+        }
+    }
+}

@@ -41,6 +41,8 @@ cdef extern from "_network.h" nogil:
     void fgd_add_into(int is_float32, void *out, const void *part, ptrdiff_t n)
     double fgd_sigmoid(double z)
 
+from fastgd_core._losses cimport fgd_softmax_block
+
 cdef enum:
     HOT_UPDATE_ELEMENTS = 1 << 14  # weights from which the update inside an epoch runs on the epoch's threads
     SIGMOID_OUT = 0  # _spec.OUTPUT_CODES
@@ -48,33 +50,24 @@ cdef enum:
     IDENTITY_OUT = 2
 
 
-cdef double _output_terms(int output, const floating *Z, const floating *y, const floating *s, Py_ssize_t m,
-                          Py_ssize_t k, Py_ssize_t ky, floating *delta, double *scratch,
-                          double *weight) noexcept nogil:
-    """Per row the loss and ``delta = s dl/dZ`` (unnormalized); returns ``sum s l``, sets ``weight = sum s``.
-    ``scratch`` holds ``k`` doubles (a row's ``exp(z - max)``)."""
-    cdef Py_ssize_t r, c, label
-    cdef double loss_sum = 0.0, sr, z, t, loss, top, total, diff
-    weight[0] = 0.0
+cdef double _output_terms(int output, floating *Z, const floating *y, const floating *s, Py_ssize_t m,
+                          Py_ssize_t k, Py_ssize_t ky, floating *delta, double *scratch) noexcept nogil:
+    """Per row the loss and ``delta = s dl/dZ`` (unnormalized); returns ``sum s l``.  ``scratch`` holds
+    ``m (k + 1) + k + 2`` doubles (the softmax block's exponentials, see ``_simd_rows.h``)."""
+    cdef Py_ssize_t r, c
+    cdef double loss_sum = 0.0, sr, z, t, loss, diff
+    cdef double *acc = scratch + m * (k + 1)
+    if output == SOFTMAX_OUT:
+        for c in range(k + 2):
+            acc[c] = 0.0
+        fgd_softmax_block(floating is float, Z, NULL, y, s, m, k, delta, scratch, scratch + m * k, acc)
+        return acc[0]
     for r in range(m):
         sr = 1.0 if s == NULL else <double> s[r]
         if output == SIGMOID_OUT:
             z, t = <double> Z[r], <double> y[r * ky]
             loss = (z if z > 0 else 0.0) + log1p(exp(-fabs(z))) - t * z
             delta[r] = <floating> (sr * (fgd_sigmoid(z) - t))
-        elif output == SOFTMAX_OUT:
-            top = <double> Z[r * k]
-            for c in range(1, k):
-                if Z[r * k + c] > top:
-                    top = <double> Z[r * k + c]
-            total = 0.0
-            for c in range(k):
-                scratch[c] = exp(<double> Z[r * k + c] - top)
-                total += scratch[c]
-            label = <Py_ssize_t> y[r * ky]
-            loss = top + log(total) - <double> Z[r * k + label]
-            for c in range(k):
-                delta[r * k + c] = <floating> (sr * (scratch[c] / total - (1.0 if c == label else 0.0)))
         else:
             loss = 0.0
             for c in range(k):
@@ -82,7 +75,6 @@ cdef double _output_terms(int output, const floating *Z, const floating *y, cons
                 loss += 0.5 * diff * diff / k
                 delta[r * k + c] = <floating> (sr * diff / k)
         loss_sum += sr * loss
-        weight[0] += sr
     return loss_sum
 
 
@@ -93,13 +85,13 @@ cdef double _backprop(floating *A, const floating *y, const floating *s, Py_ssiz
     """Forward and backward over ``m`` rows whose inputs are at ``A`` (layer buffers of ``rows`` rows each,
     consecutive); writes ``inverse`` times the weighted gradient sum into ``grad`` and returns ``inverse`` times
     the weighted loss sum (``inverse``: one over the batch's total weight).  ``live`` (one per hidden unit)
-    keeps the largest |output| seen; ``scratch`` holds widest + k doubles."""
+    keeps the largest |output| seen; ``scratch`` holds max(widest, rows (k + 1) + k + 2) doubles."""
     cdef Py_ssize_t l, r, c, a, b, w_start = 0, b_start = 0, hidden = 0
     cdef int is_float32 = floating is float
     cdef floating *layer
     cdef floating *next_layer
     cdef floating *tmp
-    cdef double loss_sum, weight
+    cdef double loss_sum
     for l in range(n_layers):
         b_start += sizes[l] * sizes[l + 1]
     layer = A
@@ -115,7 +107,7 @@ cdef double _backprop(floating *A, const floating *y, const floating *s, Py_ssiz
         w_start += a * b
         b_start += b
         layer = next_layer
-    loss_sum = _output_terms(output, layer, y, s, m, sizes[n_layers], ky, delta, scratch, &weight)
+    loss_sum = _output_terms(output, layer, y, s, m, sizes[n_layers], ky, delta, scratch)
     for r in range(m * sizes[n_layers]):
         delta[r] = <floating> (delta[r] * inverse)
     for l in range(n_layers - 1, -1, -1):  # backward
@@ -152,8 +144,8 @@ ctypedef struct _Batch:
     Py_ssize_t n_layers, n_params, n_hidden
     int activation, output
     # per chunk c, at c times the stride: the layer buffers (chunk_rows x sum of widths), y and s of the rows,
-    # delta and below (chunk_rows x widest), the gradient (n_params), live (n_hidden), scratch (widest + k)
-    Py_ssize_t chunk_rows, widest, width_sum
+    # delta and below (chunk_rows x widest), the gradient (n_params), live (n_hidden), scratch (scratch_size)
+    Py_ssize_t chunk_rows, widest, width_sum, scratch_size
     void *A
     void *yb
     void *sb
@@ -167,7 +159,7 @@ ctypedef struct _Batch:
 
 cdef void _chunk(const _Batch *job, const floating *X, int c, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
     """Chunk ``c`` of a batch: gather rows ``lo..hi`` and backpropagate them into chunk ``c``'s gradient."""
-    cdef Py_ssize_t r, i, m = hi - lo, d = job.d, ky = job.ky, k = job.sizes[job.n_layers]
+    cdef Py_ssize_t r, i, m = hi - lo, d = job.d, ky = job.ky
     cdef floating *A = <floating *> job.A + c * job.chunk_rows * job.width_sum
     cdef floating *yb = <floating *> job.yb + c * job.chunk_rows * ky
     cdef floating *sb = <floating *> job.sb + c * job.chunk_rows
@@ -184,7 +176,7 @@ cdef void _chunk(const _Batch *job, const floating *X, int c, Py_ssize_t lo, Py_
                               <floating *> job.grads + c * job.n_params,
                               <floating *> job.delta + c * job.chunk_rows * job.widest,
                               <floating *> job.below + c * job.chunk_rows * job.widest,
-                              <floating *> job.live + c * job.n_hidden, job.scratch + c * (job.widest + k),
+                              <floating *> job.live + c * job.n_hidden, job.scratch + c * job.scratch_size,
                               job.inverse)
 
 
@@ -234,7 +226,8 @@ def network_epoch(const floating[:, ::1] X, const floating[:, ::1] y, const floa
     job.below = malloc(chunk_values * job.widest * sizeof(floating))
     job.grads = malloc(chunks * n_params * sizeof(floating))
     job.live = calloc(chunks * job.n_hidden + 1, sizeof(floating))
-    job.scratch = <double *> malloc(chunks * (job.widest + sizes[n_layers]) * sizeof(double))
+    job.scratch_size = max(job.widest, job.chunk_rows * (sizes[n_layers] + 1) + sizes[n_layers] + 2)
+    job.scratch = <double *> malloc(chunks * job.scratch_size * sizeof(double))
     job.losses = <double *> malloc(chunks * sizeof(double))
     cdef floating *recorded = <floating *> malloc(n_params * sizeof(floating))
     cdef double *grad_sum = <double *> calloc(n_params, sizeof(double))

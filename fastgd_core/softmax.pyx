@@ -4,18 +4,18 @@ Rows are split into chunks (``_parallel.h``: a fixed number for a given
 ``n_threads``, each with its own float64 partial sums, added in chunk order).
 A chunk walks its rows in blocks that stay in cache: ``Z = X_block W`` by BLAS
 (``scipy.linalg.cython_blas``), then per row the stable log-sum-exp, the loss
-and ``G = s (softmax(z) - onehot(y))`` in float64 (written over ``Z``), then the
+and ``G = s (softmax(z) - onehot(y))`` in float64 (written over ``Z``; ``_simd_rows.h``:
+the block's exponentials in one vectorized pass), then the
 block's gradient ``X_block^T G`` by BLAS, added to the chunk's float64 sums:
 each row of X is read from memory once.
 """
 
 from cython cimport floating
-from libc.math cimport INFINITY, log
 from libc.stddef cimport ptrdiff_t
 from libc.stdlib cimport calloc, free, malloc
 
 from fastgd_core._blas cimport gemm
-from fastgd_core._losses cimport FGD_MIN_WORK, fgd_exp_nonpos, fgd_n_chunks, fgd_run_chunks
+from fastgd_core._losses cimport FGD_MIN_WORK, fgd_n_chunks, fgd_run_chunks, fgd_softmax_block
 
 cdef enum:
     BLOCK_ROWS = 256
@@ -40,42 +40,24 @@ cdef int _softmax_rows(const floating *X, const floating *y, const floating *sw,
     """Add the sums of rows [lo, hi) to ``acc`` (loss, weight, grad_b, grad_W); -1 without memory."""
     cdef floating *Z = <floating *> malloc(BLOCK_ROWS * k * sizeof(floating))
     cdef floating *block = <floating *> malloc((d * k if d > 0 else 1) * sizeof(floating))
-    cdef double *z = <double *> malloc(k * sizeof(double))
-    cdef ptrdiff_t i0 = lo, m, r, c, j, label
-    cdef double top, total, lse, sr, g  # lse: the row's loss, log-sum-exp minus the label's logit
-    if Z == NULL or block == NULL or z == NULL:
-        free(Z); free(block); free(z)
+    cdef double *e = <double *> malloc(BLOCK_ROWS * (k + 1) * sizeof(double))
+    cdef ptrdiff_t i0 = lo, m, j
+    if Z == NULL or block == NULL or e == NULL:
+        free(Z); free(block); free(e)
         return -1
     while i0 < hi:
         m = BLOCK_ROWS if hi - i0 > BLOCK_ROWS else hi - i0
         # Z (m x k, row-major) = X_block W, i.e. column-major Z^T = W^T X_block^T
         gemm(c'N', c'N', <int> k, <int> m, <int> d, W, <int> k, X + i0 * d, <int> (d if d > 0 else 1), 0, Z, <int> k)
-        for r in range(m):
-            top = -INFINITY
-            for c in range(k):
-                z[c] = <double> Z[r * k + c] + <double> b[c]
-                if z[c] > top:
-                    top = z[c]
-            label = <ptrdiff_t> y[i0 + r]
-            lse = top - z[label]  # lse - z_label, with lse added below
-            total = 0.0
-            for c in range(k):  # z becomes exp(z - top): one exponential per logit
-                z[c] = fgd_exp_nonpos(z[c] - top)
-                total += z[c]
-            lse += log(total)
-            sr = 1.0 if sw == NULL else <double> sw[i0 + r]
-            acc[0] += sr * lse
-            acc[1] += sr
-            for c in range(k):  # softmax = exp(z - top) / total
-                g = sr * (z[c] / total - (1.0 if c == label else 0.0))
-                Z[r * k + c] = <floating> g
-                acc[2 + c] += g
+        # the loss and G = s (softmax - onehot), written over Z
+        fgd_softmax_block(floating is float, Z, b, y + i0, NULL if sw == NULL else sw + i0, m, k, Z, e,
+                          e + BLOCK_ROWS * k, acc)
         if d > 0:  # block (d x k, row-major) = X_block^T G, i.e. column-major block^T = G^T X_block
             gemm(c'N', c'T', <int> k, <int> d, <int> m, Z, <int> k, X + i0 * d, <int> d, 0, block, <int> k)
             for j in range(d * k):
                 acc[2 + k + j] += block[j]
         i0 += m
-    free(Z); free(block); free(z)
+    free(Z); free(block); free(e)
     return 0
 
 
