@@ -1,7 +1,10 @@
 """Measuring cases: median wall time over rounds, and the memory a fit allocates."""
 
+import ast
 import gc
+import os
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -73,6 +76,36 @@ def peak_allocation(call):
         return tracemalloc.get_traced_memory()[1], "tracemalloc peak"
     finally:
         tracemalloc.stop()
+
+
+def peak_allocation_in_new_process(setup, call, repeat=3):
+    """``(peak bytes, method, NumPy's peak bytes)`` of the expression ``call`` in a new Python process.
+
+    The process runs ``setup`` (statements), calls ``call`` once as a warm-up
+    (JIT compilation, thread pools, caches), then returns the smallest of
+    ``repeat`` :func:`peak_allocation` measurements, and beside it the peak of
+    what NumPy alone allocated (``tracemalloc``), which tells a copy made by
+    NumPy from growth elsewhere.  A long-lived process (a test session) carries
+    other work's threads, arenas and caches, whose growth or first use can add
+    megabytes to a peak that is not the call's own.
+    """
+    script = "\n".join([
+        setup,
+        call,
+        "import tracemalloc",
+        "from fastgd.benchmark.measure import peak_allocation",
+        f"peak, method = min(peak_allocation(lambda: {call}) for _ in range({int(repeat)}))",
+        "tracemalloc.start()",
+        call,
+        "print(repr((peak, method, tracemalloc.get_traced_memory()[1])))",
+    ])
+    import fastgd
+
+    home = os.path.dirname(os.path.dirname(os.path.abspath(fastgd.__file__)))  # the same fastgd as this process's
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=home)
+    if done.returncode != 0:
+        raise RuntimeError(f"the measuring process failed:\n{done.stderr[-2000:]}")
+    return ast.literal_eval(done.stdout.strip().splitlines()[-1])
 
 
 def _resident_peak_resettable():
