@@ -75,9 +75,10 @@ except ImportError:  # scikit-learn is optional
                 "appropriate arguments before using this estimator."
             )
 
-    def validate_data(estimator, X, y="no_validation", reset=True, dtype=None, **_):
-        """Dense, finite, 2-D float X (and 1-D y), recording or checking ``n_features_in_``."""
-        X = _as_2d_float(X, dtype)
+    def validate_data(estimator, X, y="no_validation", reset=True, dtype=None, ensure_all_finite=True, **_):
+        """Dense 2-D float X (finite unless ``ensure_all_finite`` is False) and 1-D y, recording or checking
+        ``n_features_in_``."""
+        X = _as_2d_float(X, dtype, ensure_all_finite)
         if reset:
             estimator.n_features_in_ = X.shape[1]
         elif X.shape[1] != getattr(estimator, "n_features_in_", X.shape[1]):
@@ -105,7 +106,7 @@ def _same(a, b):
         return a is b
 
 
-def _as_2d_float(X, dtype):
+def _as_2d_float(X, dtype, ensure_all_finite=True):
     if hasattr(X, "toarray") or hasattr(X, "tocsr"):
         raise TypeError("Sparse data is not supported: pass a dense array (X.toarray()).")
     X = np.asarray(X)
@@ -117,6 +118,6 @@ def _as_2d_float(X, dtype):
         raise ValueError(f"Found array with shape {X.shape}: at least one sample and one feature are required.")
     target = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
     X = np.asarray(X, dtype=target)
-    if not np.isfinite(X).all():
+    if ensure_all_finite and not np.isfinite(X).all():
         raise ValueError("Input X contains NaN or infinity.")
     return X

@@ -72,12 +72,20 @@ def check_X(X):
     return X
 
 
-def check_finite(array, name):
-    """Raise ``ValueError`` naming ``array`` if it holds NaN or infinity."""
-    if not np.isfinite(array).all():
-        bad = np.flatnonzero(~np.isfinite(array.ravel()))[0]
-        index = np.unravel_index(bad, array.shape)
-        raise ValueError(f"{name} contains NaN or infinity (first at index {tuple(int(i) for i in index)})")
+def check_finite(array, name, block_elements=1 << 20):
+    """Raise ``ValueError`` naming ``array`` and its first bad entry if it holds NaN or infinity.
+
+    An array of two or more dimensions is looked at ``block_elements`` entries of
+    whole rows at a time: the mask of a block, not of the whole array, is allocated.
+    """
+    array = np.asarray(array)
+    rows = max(1, block_elements // max(1, array[0].size)) if array.ndim >= 2 and len(array) else None
+    blocks = [(0, array)] if rows is None else ((start, array[start:start + rows]) for start in range(0, len(array), rows))
+    for start, block in blocks:
+        if not np.isfinite(block).all():
+            bad = np.unravel_index(np.flatnonzero(~np.isfinite(block.ravel()))[0], block.shape)
+            index = (start + bad[0], *bad[1:]) if block.ndim else ()
+            raise ValueError(f"{name} contains NaN or infinity (first at index {tuple(int(i) for i in index)})")
 
 
 def check_vector(value, name, *, length, dtype):

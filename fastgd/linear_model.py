@@ -28,6 +28,7 @@ Optimizers (the ``optimizer`` parameter):
 
 import copy
 import numbers
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -160,9 +161,12 @@ class _GradientDescentModel(BaseEstimator):
                                          threshold=settings.tol, min_lr=opt.lr * 1e-3)
         return copy.deepcopy(sch.as_schedule(params["schedule"]))
 
-    def _check_fit_data(self, X, y, sample_weight, reset):
+    def _check_fit_data(self, X, y, sample_weight, reset, finite_x_later=False):
+        """``(X, y, sample_weight)`` checked and converted.  ``finite_x_later``: NaN and infinity in X are looked
+        for only when training meets a non-finite value (:meth:`fastgd.training.Problem.check_finite`), which
+        saves ``fit`` a pass over X; ``partial_fit`` looks first, as its epoch changes the optimizer's state."""
         X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32], accept_sparse=False,
-                             y_numeric=self._loss == "squared_error")
+                             y_numeric=self._loss == "squared_error", ensure_all_finite=not finite_x_later)
         X = np.ascontiguousarray(X)
         sample_weight = v.check_sample_weight(sample_weight, length=X.shape[0], dtype=X.dtype)
         return X, y, sample_weight
@@ -171,15 +175,16 @@ class _GradientDescentModel(BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         """Fit the model to ``X`` (n, d) and ``y`` (n,), optionally weighting samples; returns self."""
         params = self._validate_params()
-        X, y, sample_weight = self._check_fit_data(X, y, sample_weight, reset=True)
-        targets, sample_weight = self._prepare_targets(X, y, sample_weight, partial=False)
-        settings = self._settings(params)
-        theta = self._initial_theta(X)
-        validation = None
-        if params["early_stopping"]:
-            sample_weight, validation = self._hold_out(X, targets, sample_weight, settings)
-        opt = None if self._uses_lbfgs(params, partial=False) else self._first_order_optimizer(params)
-        result = self._train(X, targets, sample_weight, params, settings, theta, opt, validation)
+        with _unchanged_on_failure(self):
+            X, y, sample_weight = self._check_fit_data(X, y, sample_weight, reset=True, finite_x_later=True)
+            targets, sample_weight = self._prepare_targets(X, y, sample_weight, partial=False)
+            settings = self._settings(params)
+            theta = self._initial_theta(X)
+            validation = None
+            if params["early_stopping"]:
+                sample_weight, validation = self._hold_out(X, targets, sample_weight, settings)
+            opt = None if self._uses_lbfgs(params, partial=False) else self._first_order_optimizer(params)
+            result = self._train(X, targets, sample_weight, params, settings, theta, opt, validation)
         self._optimizer = opt
         self._store(result, X.dtype)
         return self
@@ -359,21 +364,15 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
             raise ValueError("classes must be passed on the first call to partial_fit")
         elif partial:
             classes = self.classes_
-        else:
-            classes = np.unique(y)
+        classes, targets = _class_targets(y, classes, X.dtype)
         if len(classes) < 2:
             raise ValueError(f"LogisticRegression needs samples of 2 classes, but the data contains only one class: {classes[0]!r}")
-        unknown = ~np.isin(y, classes)
-        if unknown.any():
-            raise ValueError(f"y contains labels not in classes: {np.unique(y[unknown]).tolist()[:5]}")
         self.classes_ = classes
-        # the class index 0 .. k-1; for two classes a mask of the positive class (an n-byte temporary, not 8n)
-        index = (y == classes[1]) if len(classes) == 2 else np.searchsorted(classes, y)
-        weights = self._class_weights(index)
+        weights = self._class_weights(targets)
         if weights is not None:
             sample_weight = weights if sample_weight is None else sample_weight * weights
             sample_weight = v.check_sample_weight(sample_weight, length=X.shape[0], dtype=X.dtype)
-        return index.astype(X.dtype), sample_weight
+        return targets, sample_weight
 
     def _n_outputs(self):
         return len(self.classes_) if len(self.classes_) > 2 else 1
@@ -441,6 +440,58 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
         backend.log1pexp(z, log_negative, n_threads=1)
         backend.log1pexp(-z, log_positive, n_threads=1)
         return -np.column_stack([log_negative, log_positive])
+
+
+@contextmanager
+def _unchanged_on_failure(estimator):
+    """Put back the estimator's attributes (``n_features_in_``, ``classes_``, ...) if the block raises: a fit that
+    fails leaves the estimator as it was."""
+    before = dict(vars(estimator))
+    try:
+        yield
+    except BaseException:
+        vars(estimator).clear()
+        vars(estimator).update(before)
+        raise
+
+
+def _class_targets(y, classes, dtype):
+    """``(classes, targets)``: the sorted labels (``classes`` when given, else those in ``y``) and each sample's
+    class index ``0 .. k-1`` as ``dtype`` (for two classes: 1 for ``classes[1]``, else 0).
+
+    Non-negative integer labels below ``2 n + 1024`` are counted (``np.bincount``, no sort) and mapped through a
+    table, allocating only the targets; other labels are sorted (``np.unique``) and searched.  Raises
+    ``ValueError`` when ``y`` holds labels not in ``classes``.
+    """
+    y = np.asarray(y)
+    counts = _label_counts(y)
+    if counts is None:
+        present = np.unique(y)
+    else:
+        present = np.flatnonzero(counts).astype(y.dtype)
+    if classes is None:
+        classes = present
+    unknown = present[~np.isin(present, classes)]
+    if unknown.size:
+        raise ValueError(f"y contains labels not in classes: {unknown.tolist()[:5]}")
+    if counts is not None:
+        table = np.zeros(len(counts), dtype=dtype)
+        table[present.astype(np.intp)] = np.searchsorted(classes, present)
+        return classes, table[y.view(np.uint8) if y.dtype.kind == "b" else y]
+    if len(classes) == 2:
+        return classes, (y == classes[1]).astype(dtype)  # an n-byte mask, not 8n bytes of indices
+    return classes, np.searchsorted(classes, y).astype(dtype)
+
+
+def _label_counts(y):
+    """``np.bincount(y)`` for labels that are non-negative integers (or booleans) below ``2 n + 1024``, else None."""
+    if y.ndim != 1 or y.size == 0 or y.dtype.kind not in "biu" or y.dtype == np.uint64:  # bincount takes intp
+        return None
+    if y.dtype.kind == "b":
+        return np.bincount(y.view(np.uint8), minlength=2)
+    if y.min() < 0 or y.max() >= 2 * y.size + 1024:
+        return None
+    return np.bincount(y)
 
 
 def _check_classification_targets(y):

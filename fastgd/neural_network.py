@@ -95,8 +95,8 @@ class _MLP(_GradientDescentModel):
             settings.batch_size = min(200, self._n_samples)
         return settings
 
-    def _check_fit_data(self, X, y, sample_weight, reset):
-        X, y, sample_weight = super()._check_fit_data(X, y, sample_weight, reset)
+    def _check_fit_data(self, X, y, sample_weight, reset, finite_x_later=False):
+        X, y, sample_weight = super()._check_fit_data(X, y, sample_weight, reset, finite_x_later)
         self._n_samples = X.shape[0]
         return X, y, sample_weight
 
@@ -165,12 +165,12 @@ class MLPClassifier(ClassifierMixin, _MLP):
 
     _loss = "log_loss"
 
-    def _check_fit_data(self, X, y, sample_weight, reset):
+    def _check_fit_data(self, X, y, sample_weight, reset, finite_x_later=False):
         shape = np.shape(np.asarray(y))
         if len(shape) == 2 and shape[1] > 1:
             raise ValueError(f"MLPClassifier needs a 1-D y of class labels; got shape {shape} (multilabel "
                              "targets are not supported)")
-        return super()._check_fit_data(X, y, sample_weight, reset)
+        return super()._check_fit_data(X, y, sample_weight, reset, finite_x_later)
 
     def _prepare_targets(self, X, y, sample_weight, partial, classes=None):
         return LogisticRegression._prepare_targets(self, X, y, sample_weight, partial, classes)
@@ -231,9 +231,9 @@ class MLPRegressor(RegressorMixin, _MLP):
     def _output_name(self):
         return "identity"
 
-    def _check_fit_data(self, X, y, sample_weight, reset):
+    def _check_fit_data(self, X, y, sample_weight, reset, finite_x_later=False):
         X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32], accept_sparse=False,
-                             y_numeric=True, multi_output=True)
+                             y_numeric=True, multi_output=True, ensure_all_finite=not finite_x_later)
         X = np.ascontiguousarray(X)
         self._n_samples = X.shape[0]
         return X, y, v.check_sample_weight(sample_weight, length=X.shape[0], dtype=X.dtype)

@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fastgd import _validation as v
 from fastgd import network
 from fastgd import schedules as sch
 from fastgd._sklearn_compat import ConvergenceWarning
@@ -118,6 +119,12 @@ class Problem:
     def diagnostics(self, grad):
         """Extra per-epoch history columns (none for a linear model)."""
         return {}
+
+    def check_finite(self):
+        """Raise ``ValueError`` when X holds NaN or infinity.  A fit validates y and the weights up front but looks
+        at X only when training meets a non-finite value (it saves a pass over X); a divergence caused by the data
+        is then reported as bad input, not as a training failure."""
+        v.check_finite(self.X, "X")
 
 
 @dataclass
@@ -258,6 +265,11 @@ class History:
     def __len__(self):
         return len(self.columns["loss"])
 
+    def losses_finite(self):
+        """True when every recorded loss, held-out loss and gradient norm is finite."""
+        watched = ("loss", "validation_loss", "grad_norm")
+        return all(math.isfinite(value) for name in watched for value in self.columns.get(name, ()))
+
     def arrays(self):
         return {name: np.asarray(values, dtype=np.float64) for name, values in self.columns.items()}
 
@@ -351,8 +363,8 @@ class FitLoop:
     divergence guard and the closing messages.  A strategy calls :meth:`end_of_epoch`
     after each epoch (iteration) and stops when it returns a reason."""
 
-    def __init__(self, settings, *, unit="epoch", advice, stall_rule=True):
-        self.settings, self.unit, self.advice = settings, unit, advice
+    def __init__(self, settings, problem, *, unit="epoch", advice, stall_rule=True):
+        self.settings, self.problem, self.unit, self.advice = settings, problem, unit, advice
         self.history = History()
         no_change = settings.n_iter_no_change if stall_rule else math.inf
         self.stops = StopRules(settings.tol, no_change)
@@ -414,8 +426,11 @@ class FitLoop:
         return self.stops.initial_loss if self.stops.initial_loss is not None else self.history.columns["loss"][0]
 
     def result(self, theta):
-        """The :class:`Result`, after the warning the stop reason calls for."""
+        """The :class:`Result`, after the warning the stop reason calls for; ``ValueError`` when a non-finite
+        value met in training came from NaN or infinity in X."""
         self.reason = self.reason or "max_iter"
+        if self.reason == "diverged" or not self.history.losses_finite():
+            self.problem.check_finite()
         n_iter = max(self.epoch + (self.reason == "diverged"), 1)
         owner, unit = self.settings.owner, self.unit
         kept = self._kept_words()
@@ -520,7 +535,7 @@ class _Best:
 
 def _first_order(problem, theta, optimizer, schedule, settings, backend, validation):
     """Full-batch or mini-batch steps of ``optimizer``; the rate set once per epoch."""
-    loop, rates = FitLoop(settings, advice=FIRST_ORDER_ADVICE), _Rates(schedule)
+    loop, rates = FitLoop(settings, problem, advice=FIRST_ORDER_ADVICE), _Rates(schedule)
     grad = np.empty(theta.shape[0], dtype=theta.dtype)
     full_batch = settings.batch_size is None
     epoch_runner = _full_batch_epoch if full_batch else _minibatch_epoch(problem, settings)
@@ -533,7 +548,8 @@ def _first_order(problem, theta, optimizer, schedule, settings, backend, validat
         for epoch in range(settings.max_iter):
             optimizer.lr = rates.at(epoch)
             before = _Checkpoint(theta, optimizer)
-            loss = epoch_runner(backend, problem, theta, grad, optimizer, settings)
+            with np.errstate(over="ignore", invalid="ignore"):  # a non-finite loss is the divergence guard's
+                loss = epoch_runner(backend, problem, theta, grad, optimizer, settings)
             # the loss describes the parameters before this epoch's step (full batch) or the epoch's path
             restore_point = previous if full_batch else before
             if loop.diverged(loss):
@@ -670,7 +686,7 @@ def _armijo(problem, theta, optimizer, rule, settings, backend, validation):
     """Full-batch gradient descent with a backtracking (Armijo) line search."""
     if settings.batch_size is not None:
         raise ValueError("ArmijoLineSearch needs full-batch training (batch_size=None)")
-    loop = FitLoop(settings, advice=FIRST_ORDER_ADVICE)
+    loop = FitLoop(settings, problem, advice=FIRST_ORDER_ADVICE)
     grad, trial_grad = np.empty_like(theta), np.empty_like(theta)
     loss, step = objective(backend, problem, theta, grad, settings.n_threads), rule.start()
     with loop.running():
@@ -711,7 +727,7 @@ def _lbfgs(problem, theta, settings, backend):
     """SciPy's L-BFGS-B driven by the fused loss+gradient kernel; the loop sees each iteration."""
     from scipy.optimize import minimize
 
-    loop = FitLoop(settings, unit="iteration", advice=LBFGS_ADVICE, stall_rule=False)
+    loop = FitLoop(settings, problem, unit="iteration", advice=LBFGS_ADVICE, stall_rule=False)
     grad = np.empty_like(theta)
     last = {}
 
@@ -732,7 +748,8 @@ def _lbfgs(problem, theta, settings, backend):
             raise StopIteration
 
     start = theta.astype(np.float64)
-    initial_loss = objective(backend, problem, theta, grad, settings.n_threads)
+    with np.errstate(over="ignore", invalid="ignore"):
+        initial_loss = objective(backend, problem, theta, grad, settings.n_threads)
     best = dict(x=start, loss=initial_loss, grad=grad.astype(np.float64))
     with loop.running():
         if loop.diverged(initial_loss):

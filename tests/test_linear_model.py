@@ -244,6 +244,49 @@ def test_early_stopping_uses_a_held_out_set():
 # ---- bad input ----------------------------------------------------------------------------------
 
 
+NON_FINITE_FITS = {
+    "lbfgs": dict(),
+    "full batch": dict(optimizer="adam", lr=0.1, max_iter=5),
+    "mini-batch": dict(optimizer="adam", batch_size=32, max_iter=2),
+    "early stopping": dict(optimizer="sgd", batch_size=32, early_stopping=True, max_iter=3),
+}
+
+
+@pytest.mark.parametrize("cls", [LinearRegression, LogisticRegression, fastgd.MLPClassifier, fastgd.MLPRegressor])
+@pytest.mark.parametrize("fit", NON_FINITE_FITS, ids=list(NON_FINITE_FITS))
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_x_is_found_when_training_meets_it(backend, cls, fit, bad):
+    """fit looks at X's values only when training meets a non-finite value: the error names X and its first bad
+    entry, no divergence warning comes before it, and the estimator is left unfitted.  The bad entry sits in the
+    last row, which early stopping's held-out set (10%, drawn at random) may or may not hold."""
+    X, y = classification(200, 4)
+    X[-1, 2] = bad
+    if fit == "lbfgs" and issubclass(cls, fastgd.MLPClassifier | fastgd.MLPRegressor):
+        options = dict(optimizer="lbfgs", max_iter=5)
+    else:
+        options = NON_FINITE_FITS[fit]
+    model = cls(backend=backend.name, random_state=0, **options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fastgd.ConvergenceWarning)
+        warnings.filterwarnings("error", message=".*diverged")
+        with pytest.raises(ValueError, match=r"X contains NaN or infinity \(first at index \(199, 2\)\)"):
+            model.fit(X, y)
+    assert not [name for name in vars(model) if name.endswith("_")], vars(model).keys()
+
+
+def test_a_failed_fit_leaves_a_fitted_estimator_as_it_was(backend):
+    X, y = classification(200, 4)
+    model = LogisticRegression(backend=backend.name).fit(X, y)
+    before = {name: copy.deepcopy(value) for name, value in vars(model).items()}
+    X_bad = np.hstack([X, X[:, :1]])
+    X_bad[5, 0] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN"):
+        model.fit(X_bad, np.where(y > 0, "yes", "no"))
+    assert vars(model).keys() == before.keys()
+    for name, value in before.items():
+        np.testing.assert_equal(getattr(model, name), value, err_msg=name)
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_bad_input_errors(cls):
     X, y = classification()

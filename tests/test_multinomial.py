@@ -5,6 +5,9 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import fastgd
 from fastgd.backends import reference
@@ -141,3 +144,41 @@ def test_mini_batch_epochs_without_intercepts():
     for model in fits:
         assert (model.intercept_ == 0).all() and model.history_["loss"][-1] < 0.5 * model.history_["loss"][0]
         np.testing.assert_allclose(model.coef_, fits[0].coef_, rtol=1e-8, atol=1e-10)
+
+
+LABEL_ARRAYS = st.one_of(
+    hnp.arrays(st.sampled_from([np.int8, np.int64, np.uint16, np.uint64]), st.integers(1, 60),
+               elements=st.integers(0, 5) | st.integers(0, 100)),
+    hnp.arrays(np.int32, st.integers(1, 60), elements=st.integers(-3, 3)),
+    hnp.arrays(np.bool_, st.integers(1, 60)),
+    hnp.arrays(np.float32, st.integers(1, 60), elements=st.sampled_from([0.0, 1.0, 2.5, -1.0])),
+    st.lists(st.sampled_from(["a", "b", "zz"]), min_size=1, max_size=60).map(lambda labels: np.array(labels, object)),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(y=LABEL_ARRAYS, dtype=st.sampled_from([np.float32, np.float64]))
+def test_class_targets_are_the_sorted_labels_and_each_samples_index(y, dtype):
+    """The counted path (small non-negative integers, booleans) and the sorted one agree with np.unique, with the
+    classes found or given."""
+    from fastgd.linear_model import _class_targets
+
+    classes, targets = _class_targets(y, None, dtype)
+    expected_classes, expected_index = np.unique(y, return_inverse=True)
+    assert classes.dtype == expected_classes.dtype
+    np.testing.assert_array_equal(classes, expected_classes)
+    assert targets.dtype == dtype
+    np.testing.assert_array_equal(targets, expected_index.astype(dtype))
+    if y.dtype.kind != "b":  # classes given, with one more label (after the others: the indices stay)
+        wider = np.append(expected_classes, "zzz" if y.dtype == object else expected_classes.max() + 1)
+        _, targets_given = _class_targets(y, wider.astype(y.dtype), dtype)
+        np.testing.assert_array_equal(targets_given, targets)
+
+
+@pytest.mark.parametrize("y, classes", [(np.array([0, 1, 7]), np.array([0, 1])), (np.array([-1, 1]), np.array([1])),
+                                        (np.array(["a", "c"], object), np.array(["a", "b"], object))])
+def test_labels_outside_the_given_classes_are_named(y, classes):
+    from fastgd.linear_model import _class_targets
+
+    with pytest.raises(ValueError, match="labels not in classes"):
+        _class_targets(y, classes, np.float64)
