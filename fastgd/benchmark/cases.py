@@ -48,6 +48,7 @@ MLP_HIDDEN = ((64,), (256, 256))  # hidden layers of the MLP cases
 MLP_BATCH = 256
 FLOOR = "X@W+X.T@G"  # the two matrix products a softmax loss+gradient cannot avoid
 MLP_FLOOR = "X@W products"  # an MLP epoch's matrix products alone, batch by batch
+EPOCH_KERNEL = "epoch kernel"  # suffix of a backend's compiled epoch timed alone, without the rest of fit
 TARGET_GAP = 1e-6  # the relative objective gap a multinomial fit is timed to
 MAX_ITER_LIMIT = 256  # the search for the smallest max_iter reaching TARGET_GAP stops here
 
@@ -401,7 +402,8 @@ def fit_cases(sizes, dtypes=DTYPES):
             cases.append(Case("fit", group, implementation, None, prepare, describe, x_bytes))
         group = f"one mini-batch Adam epoch (batch {BATCH_SIZE}) {dtype} {n:,}x{d}"
         epoch_bytes = x_bytes + n * np.dtype(dtype).itemsize  # one epoch reads every row of X and y once
-        for implementation in (*BACKENDS, "torch", "sklearn SGDClassifier"):
+        kernels = tuple(f"{backend} {EPOCH_KERNEL}" for backend in BACKENDS if backend != REFERENCE)
+        for implementation in (*BACKENDS, *kernels, "torch", "sklearn SGDClassifier"):
             prepare, describe = _fit_call(dtype, sizes, implementation, epoch=True)
             cases.append(Case("fit", group, implementation, epoch_bytes, prepare, describe, x_bytes))
     for dtype in dtypes:
@@ -629,6 +631,8 @@ def _fit_call(dtype, sizes, implementation, epoch):
 
 def make_fit(implementation, alpha, epoch):
     """``fit(X, y) -> fitted model`` for a fastgd backend or a peer."""
+    if implementation.endswith(EPOCH_KERNEL):
+        return _epoch_kernel(implementation.split()[0], alpha)
     if implementation == "torch":
         return _torch_epoch(alpha)
     if implementation.startswith("sklearn"):
@@ -642,6 +646,33 @@ def make_fit(implementation, alpha, epoch):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
             return fastgd.LogisticRegression(alpha=alpha, backend=backend, **options).fit(X, y)
+
+    return fit
+
+
+def _epoch_kernel(backend_name, alpha):
+    """The compiled epoch of a one-epoch ``fit`` alone: ``minibatch_epoch`` of the backend on a permutation made
+    once, from zero parameters and a new Adam state at each call; returns a stand-in model with ``coef_``.
+
+    What ``fit`` adds to it (validation, label encoding, the permutation, the
+    diagnostics) is the difference between this case and the backend's ``fit``.
+    """
+    from types import SimpleNamespace
+
+    from fastgd import optim, training
+
+    kernels = _backend(backend_name)
+    n_threads = _threads()
+    orders = {}
+
+    def fit(X, y):
+        order = orders.setdefault(len(y), np.random.default_rng(0).permutation(len(y)))
+        theta, grad = np.zeros(X.shape[1] + 1, dtype=X.dtype), np.empty(X.shape[1] + 1)
+        adam = optim.Adam(lr=1e-3)
+        kernels.minibatch_epoch(X, y, None, order, theta, grad_mean=grad, **adam.bind(theta),
+                                loss=training.LOSS_CODES["log_loss"], batch_size=BATCH_SIZE, alpha=alpha,
+                                decoupled=False, fit_intercept=True, n_threads=n_threads)
+        return SimpleNamespace(coef_=theta[:-1], intercept_=theta[-1:])
 
     return fit
 
