@@ -733,6 +733,9 @@ def _lbfgs(problem, theta, settings, backend):
 
     def fun(x):
         theta[...] = x
+        if not last and np.array_equal(x, start):  # SciPy starts where the initial loss was just computed
+            last.update(best, x=x.copy())
+            return last["loss"], last["grad"]
         with np.errstate(over="ignore", invalid="ignore"):
             loss = objective(backend, problem, theta, grad, settings.n_threads)
         if not math.isfinite(loss):
