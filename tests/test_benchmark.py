@@ -55,9 +55,13 @@ def test_every_group_holds_the_reference_and_both_compiled_backends():
     groups = {}
     for case in cases.all_cases("small"):
         groups.setdefault(case.group, set()).add(case.implementation)
-    assert len(groups) == 4 + 2 + 14 + 4 + 2 + 2  # logistic and squared, softmax, optimizers, fits, multinomial fits, MLP
+    assert len(groups) == 4 + 2 + 14 + 4 + 2 + 2 + 2  # losses, softmax, optimizers, fits, gap fits binary and multinomial, MLP
     for implementations in groups.values():
         assert {"numpy", "cython", "numba"} <= implementations
+    epoch_groups = [group for group in groups if group.startswith("one mini-batch Adam epoch")]
+    assert all({"cython epoch kernel", "numba epoch kernel"} <= groups[group] for group in epoch_groups)
+    gap_groups = [group for group in groups if "to gap" in group]
+    assert len(gap_groups) == 4 and all({"sklearn", "sklearnex"} <= groups[group] for group in gap_groups)
 
 
 def test_unknown_scale_and_kind_are_rejected():

@@ -9,8 +9,12 @@ hold them to) and, when installed, the peers: PyTorch and scikit-learn.
   is the floor of any such pass.
 * ``optimizer``: one step on ``n_params`` parameters; ``numpy-user`` is the
   update written in plain NumPy as a user would, one temporary per operation.
-* ``fit``: ``LogisticRegression.fit`` to its default tolerance (L-BFGS), and
-  one shuffled mini-batch Adam epoch (batch 1024) as a whole fit.
+* ``fit``: ``LogisticRegression.fit`` to its default tolerance (L-BFGS); one
+  shuffled mini-batch Adam epoch (batch 1024) as a whole fit, beside each
+  backend's compiled epoch kernel alone; L-BFGS fits to a 1e-6 relative
+  objective gap (the smallest ``max_iter`` reaching it, ``tol=0``) of an
+  ill-conditioned binary problem and of a multinomial one, beside
+  scikit-learn-intelex; MLP epochs beside their matrix products alone.
 
 ``bytes_moved`` is the least traffic the operation needs (each array read or
 written once), so ``bytes_moved / seconds`` is its throughput; fits that make
@@ -372,6 +376,33 @@ def fit_problem(dtype, sizes):
     return _shared(("fit", dtype, sizes["n_samples"], sizes["n_features"]), make)
 
 
+def _ill_conditioned_problem(dtype, sizes):
+    """``(X, y, alpha, best)``: redundant features make a logistic problem ill-conditioned: scikit-learn's
+    ``make_classification`` with half the features informative (``random_state=0``), standardized, ``alpha =
+    1/(1e6 n)``, and its optimal objective ``L*``."""
+
+    def make():
+        sk_datasets = _import_peer("sklearn.datasets")
+        n, d = sizes["n_samples"], sizes["n_features"]
+        X, y = sk_datasets.make_classification(n_samples=n, n_features=d, n_informative=d // 2, random_state=0)
+        X = ((X - X.mean(axis=0)) / X.std(axis=0)).astype(dtype)
+        alpha = 1.0 / (1e6 * n)
+        return X, y.astype(dtype), alpha, _optimum(X, y, alpha)
+
+    return _shared(("ill-conditioned", dtype, sizes["n_samples"], sizes["n_features"]), make)
+
+
+def _ill_conditioned_fit_call(dtype, sizes, implementation):
+    """A binary fit of the ill-conditioned problem timed at the smallest ``max_iter`` that reaches TARGET_GAP."""
+
+    def gap(model):
+        X, y, alpha, best = _ill_conditioned_problem(dtype, sizes)
+        w, b = coefficients(model)
+        return (objective(X, y, alpha, w, b) - best) / abs(best)
+
+    return _gap_fit_call(lambda: _ill_conditioned_problem(dtype, sizes), gap, implementation)
+
+
 def _optimum(X, y, alpha):
     """``L*`` from a tight float64 L-BFGS solve."""
     import fastgd
@@ -406,6 +437,11 @@ def fit_cases(sizes, dtypes=DTYPES):
         for implementation in (*BACKENDS, *kernels, "torch", "sklearn SGDClassifier"):
             prepare, describe = _fit_call(dtype, sizes, implementation, epoch=True)
             cases.append(Case("fit", group, implementation, epoch_bytes, prepare, describe, x_bytes))
+    for dtype in dtypes:
+        group = f"LogisticRegression fit (L-BFGS) to gap {TARGET_GAP:g} {dtype} {n:,}x{d} ill-conditioned"
+        for implementation in (*BACKENDS, "sklearnex", "sklearn"):
+            prepare, describe = _ill_conditioned_fit_call(dtype, sizes, implementation)
+            cases.append(Case("fit", group, implementation, None, prepare, describe, n * d * np.dtype(dtype).itemsize))
     for dtype in dtypes:
         group = f"multinomial LogisticRegression fit (L-BFGS) to gap {TARGET_GAP:g} {dtype} {n:,}x{d} k={N_CLASSES}"
         for implementation in (*BACKENDS, "sklearnex", "sklearn"):
@@ -457,16 +493,23 @@ def multinomial_objective(X, y, alpha, coef, intercept):
 
 
 def _multinomial_fit_call(dtype, sizes, implementation):
-    """(prepare, describe) for a multinomial fit timed at the smallest ``max_iter`` that reaches TARGET_GAP (tol 0)."""
-    found = {}
+    """A multinomial fit timed at the smallest ``max_iter`` that reaches TARGET_GAP (tol 0)."""
 
     def gap(model):
         X, y, alpha, best = _multinomial_problem(dtype, sizes)
         return (multinomial_objective(X, y, alpha, model.coef_, model.intercept_) - best) / abs(best)
 
+    return _gap_fit_call(lambda: _multinomial_problem(dtype, sizes), gap, implementation)
+
+
+def _gap_fit_call(problem, gap, implementation):
+    """(prepare, describe) for an L-BFGS fit of ``problem() -> (X, y, alpha, best)`` timed at the smallest
+    ``max_iter`` whose fit has ``gap(model) <= TARGET_GAP`` (tol 0)."""
+    found = {}
+
     def prepare():
-        X, y, alpha, _ = _multinomial_problem(dtype, sizes)
-        fit = _multinomial_fit(implementation, alpha)
+        X, y, alpha, _ = problem()
+        fit = _lbfgs_fit(implementation, alpha)
         found["max_iter"] = smallest_max_iter(lambda max_iter: gap(fit(X, y, max_iter)) <= TARGET_GAP)
         return lambda: fit(X, y, found["max_iter"])
 
@@ -490,9 +533,9 @@ def smallest_max_iter(reaches, start=4, limit=MAX_ITER_LIMIT):
     return high
 
 
-def _multinomial_fit(implementation, alpha):
+def _lbfgs_fit(implementation, alpha):
     """``fit(X, y, max_iter) -> model``: fastgd's L-BFGS on a backend, scikit-learn's or scikit-learn-intelex's
-    (``lbfgs``, multinomial), all with ``tol=0`` so that ``max_iter`` alone ends the fit."""
+    (``lbfgs``; multinomial for more than two classes), all with ``tol=0`` so that ``max_iter`` alone ends the fit."""
     if implementation in ("sklearn", "sklearnex"):
         module = _import_peer({"sklearn": "sklearn.linear_model", "sklearnex": "sklearnex.linear_model"}[implementation])
 
