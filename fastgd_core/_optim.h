@@ -143,22 +143,35 @@ static inline void fgd_adamax_coefficients(const double *hyper, double t, double
  * traditional preprocessor no _Pragma (clang-cl has both). */
 #if (defined(_OPENMP) || defined(FGD_OPENMP_SIMD)) && (!defined(_MSC_VER) || defined(__clang__))
 #  define FGD_SIMD_REDUCTION(...) _Pragma(FGD_STR_PRAGMA(omp simd reduction(+:__VA_ARGS__)))
+#  define FGD_SIMD _Pragma("omp simd")
 #  define FGD_STR_PRAGMA(...) #__VA_ARGS__
 #else
 #  define FGD_SIMD_REDUCTION(...)
+#  define FGD_SIMD
 #endif
 
 /* The update loop over [0, n): the body sees i and gt = g[i]; the raw sum of
- * squares is accumulated alongside, in double. */
-#define FGD_LANE_LOOP(...)                                          \
-    double raw = 0.0;                                               \
-    FGD_SIMD_REDUCTION(raw)                                         \
-    for (ptrdiff_t i = 0; i < n; i++) {                             \
-        FGD_T gt = g[i];                                            \
-        raw += (double)gt * (double)gt;                             \
-        __VA_ARGS__                                                 \
-    }                                                               \
-    return raw;
+ * squares is accumulated alongside, in double, in FGD_NORM_LANES independent
+ * lanes (one accumulator chained every addition to the one before: the loop
+ * waited on it), added pairwise at the end, then the tail: a fixed order. */
+#define FGD_LANE_LOOP(...)                                                  \
+    double lanes_[FGD_NORM_LANES] = {0.0}, tail_ = 0.0;                     \
+    ptrdiff_t start_ = 0;                                                   \
+    for (; start_ + FGD_NORM_LANES <= n; start_ += FGD_NORM_LANES) {        \
+        FGD_SIMD                                                            \
+        for (ptrdiff_t q_ = 0; q_ < FGD_NORM_LANES; q_++) {                 \
+            ptrdiff_t i = start_ + q_;                                      \
+            FGD_T gt = g[i];                                                \
+            lanes_[q_] += (double)gt * (double)gt;                          \
+            __VA_ARGS__                                                     \
+        }                                                                   \
+    }                                                                       \
+    for (ptrdiff_t i = start_; i < n; i++) {                                \
+        FGD_T gt = g[i];                                                    \
+        tail_ += (double)gt * (double)gt;                                   \
+        __VA_ARGS__                                                         \
+    }                                                                       \
+    return FGD_NAME(fgd_lanes_total)(lanes_) + tail_;
 
 #define FGD_T double
 #define FGD_NAME(f) f##_d
