@@ -54,6 +54,61 @@ static inline void fgd_loss_grad_chunk(void *job_, int c, ptrdiff_t lo, ptrdiff_
                        acc + 3, acc);
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+#  define FGD_PREFETCH(p) __builtin_prefetch(p)
+#else
+#  define FGD_PREFETCH(p) ((void)0)
+#endif
+#define FGD_PREFETCH_ROWS 16 /* rows gathered ahead: random rows are latency-bound, not bandwidth-bound */
+
+/* A mini-batch's loss and gradient: its rows gathered from the data, then the row kernel, by chunks of rows. */
+typedef struct {
+    fgd_rows_job rows;               /* X, y, sw: the gathered copies (m rows); part, stride: per-chunk sums */
+    const void *X_all, *y_all, *sw_all;
+    const int64_t *order;            /* the batch's rows in the data */
+    ptrdiff_t ahead;                 /* entries of order[] that exist from the batch's start (prefetching) */
+} fgd_batch_job;
+
+static inline void fgd_gather_chunk(void *job_, int c, ptrdiff_t lo, ptrdiff_t hi)
+{
+    const fgd_batch_job *job = job_;
+    size_t item = job->rows.is_float32 ? sizeof(float) : sizeof(double), row = job->rows.d * item;
+    for (ptrdiff_t r = lo; r < hi; r++) {
+        if (r + FGD_PREFETCH_ROWS < job->ahead) {
+            const char *next = (const char *)job->X_all + job->order[r + FGD_PREFETCH_ROWS] * row;
+            for (size_t offset = 0; offset < row; offset += 64)
+                FGD_PREFETCH(next + offset);
+        }
+        int64_t i = job->order[r];
+        memcpy((char *)job->rows.X + r * row, (const char *)job->X_all + i * row, row);
+        memcpy((char *)job->rows.y + r * item, (const char *)job->y_all + i * item, item);
+        if (job->sw_all != NULL)
+            memcpy((char *)job->rows.sw + r * item, (const char *)job->sw_all + i * item, item);
+    }
+    fgd_loss_grad_chunk((void *)&job->rows, c, lo, hi);
+}
+
+/* The rows order[0, m) of X (d columns), y and sw (NULL: unit weights) gathered into Xb, yb and sb, and their
+ * loss and gradient sums added to grad (d,) and acc (loss, grad_b, weight) as by fgd_loss_grad_rows, by
+ * `chunks` chunks of rows on threads, each into part + c * stride (stride >= d + 3), added in chunk order:
+ * one chunk gives the serial sums exactly.  `ahead` bounds the prefetching: order[ahead - 1] is the last row. */
+static inline void fgd_gathered_loss_grad(int is_float32, int loss, const void *X, const void *y, const void *sw,
+                                          const int64_t *order, ptrdiff_t m, ptrdiff_t ahead, ptrdiff_t d,
+                                          const void *w, double b, void *Xb, void *yb, void *sb, double *part,
+                                          ptrdiff_t stride, int chunks, double *grad, double *acc)
+{
+    fgd_batch_job job = {{is_float32, loss, Xb, yb, sw == NULL ? NULL : sb, w, d, b, NULL, part, stride},
+                         X, y, sw, order, ahead};
+    fgd_run_chunks(fgd_gather_chunk, &job, m, chunks);
+    for (int c = 0; c < chunks; c++) {
+        const double *sums = part + c * stride;
+        for (int k = 0; k < 3; k++)
+            acc[k] += sums[k];
+        for (ptrdiff_t j = 0; j < d; j++)
+            grad[j] += sums[3 + j];
+    }
+}
+
 /* Weighted means of `loss` (FGD_LOGISTIC or FGD_SQUARED, see _simd_rows.h)
  * and its gradient at z = X w + b: writes grad_w[j] = sum_i s_i dl/dz_i X[i, j] / S
  * and result = (sum_i s_i l_i / S, sum_i s_i dl/dz_i / S), S = sum_i s_i.

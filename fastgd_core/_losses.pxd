@@ -3,6 +3,7 @@
 # losses.pyx and training.pyx.
 
 from libc.stddef cimport ptrdiff_t
+from libc.stdint cimport int64_t
 
 cdef extern from "_losses.h" nogil:
     enum:
@@ -15,6 +16,10 @@ cdef extern from "_losses.h" nogil:
     int FGD_TARGET_CLONES
     void fgd_loss_grad_rows(int is_float32, int loss, const void *X, const void *y, const void *sw, ptrdiff_t n,
                             ptrdiff_t d, const void *w, double b, double *grad, double *acc)
+    void fgd_gathered_loss_grad(int is_float32, int loss, const void *X, const void *y, const void *sw,
+                                const int64_t *order, ptrdiff_t m, ptrdiff_t ahead, ptrdiff_t d, const void *w,
+                                double b, void *Xb, void *yb, void *sb, double *part, ptrdiff_t stride, int chunks,
+                                double *grad, double *acc)
     int fgd_loss_grad(int is_float32, int loss, const void *X, const void *y, const void *sw, ptrdiff_t n,
                       ptrdiff_t d, const void *w, double b, void *grad_w, int n_threads, double *result)
     void fgd_linear_predict(int is_float32, const void *X, ptrdiff_t n, ptrdiff_t d, const void *w, double b,

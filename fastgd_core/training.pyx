@@ -1,12 +1,14 @@
 """Training kernel of fastgd, compiled: a whole mini-batch epoch (``_spec.minibatch_epoch``).
 
 Per batch, without the GIL: the rows ``order[k B : (k + 1) B]`` are gathered
-into a small buffer (then read in order, from cache), the fused
-loss+gradient row kernel of ``_losses.h`` runs on it, the L2 penalty is
-added, the (d + 1) gradient is clipped by value and by norm, and the
-optimizer's update of ``_optim.h`` (the very entry point of
-``optimizer_update``) is applied to the weights and to the intercept.  The
-epoch is serial: one batch is too small for threads to pay.
+into a small buffer (then read in order, from cache) and the fused
+loss+gradient row kernel of ``_losses.h`` runs on it, both by chunks of rows
+on threads when the batch is large enough (``fgd_n_chunks``: a batch of 1024
+rows of 100 features is; the gathering waits on memory, and two threads wait
+in parallel), their sums added in chunk order; then the L2 penalty is added,
+the (d + 1) gradient is clipped by value and by norm, and the optimizer's
+update of ``_optim.h`` (the very entry point of ``optimizer_update``) is
+applied to the weights and to the intercept.
 """
 
 from cython cimport floating
@@ -15,29 +17,8 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
-from fastgd_core._losses cimport fgd_loss_grad_rows
+from fastgd_core._losses cimport FGD_MIN_WORK, fgd_gathered_loss_grad, fgd_n_chunks
 from fastgd_core._optim cimport fgd_optimizer_update, fgd_squared_norm
-
-cdef extern from *:
-    """
-    #if defined(__GNUC__) || defined(__clang__)
-    #  define FGD_PREFETCH(p) __builtin_prefetch(p)
-    #else
-    #  define FGD_PREFETCH(p) ((void)0)
-    #endif
-    """
-    void FGD_PREFETCH(const void *p) nogil
-
-cdef enum:
-    PREFETCH_ROWS = 16  # rows gathered ahead: random rows are latency-bound, not bandwidth-bound
-
-
-cdef inline void _prefetch_row(const char *row, Py_ssize_t n_bytes) noexcept nogil:
-    """Ask for every cache line of a row that will be gathered soon."""
-    cdef Py_ssize_t offset
-    for offset in range(0, n_bytes, 64):
-        FGD_PREFETCH(row + offset)
-
 
 def minibatch_epoch(const floating[:, ::1] X, const floating[::1] y, const floating[::1] sample_weight,
                     const int64_t[::1] order, floating[::1] params, floating[:, ::1] state, double[::1] scalars,
@@ -58,8 +39,7 @@ def minibatch_epoch(const floating[:, ::1] X, const floating[::1] y, const float
     ``(weighted mean loss, n_steps)``.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], rows = batch_size if batch_size < n else n
-    cdef Py_ssize_t n_scalars = scalars.shape[0], start, m, r, j, n_steps = 0
-    cdef int64_t i
+    cdef Py_ssize_t n_scalars = scalars.shape[0], start, m, j, n_steps = 0
     cdef double acc[3]
     cdef double penalty, wj, raw, clipped, grad_scale, t, loss_sum = 0.0, weight_sum = 0.0
     cdef floating gw, recorded
@@ -72,9 +52,12 @@ def minibatch_epoch(const floating[:, ::1] X, const floating[::1] y, const float
     cdef double *sums = <double *> malloc((d + 1) * sizeof(double))
     cdef double *grad_sum = <double *> malloc((d + 1) * sizeof(double))
     cdef double *weight_scalars = <double *> malloc((n_scalars + 1) * sizeof(double))
+    cdef int chunks = fgd_n_chunks(n_threads, rows, rows * (d if d > 0 else 1), FGD_MIN_WORK)
+    cdef Py_ssize_t stride = (d + 3 + 7) // 8 * 8  # whole cache lines per chunk: no false sharing
+    cdef double *part = <double *> malloc(chunks * stride * sizeof(double))
     if Xb == NULL or yb == NULL or sb == NULL or g == NULL or sums == NULL or grad_sum == NULL \
-            or weight_scalars == NULL:
-        free(Xb); free(yb); free(sb); free(g); free(sums); free(grad_sum); free(weight_scalars)
+            or weight_scalars == NULL or part == NULL:
+        free(Xb); free(yb); free(sb); free(g); free(sums); free(grad_sum); free(weight_scalars); free(part)
         raise MemoryError()
     cdef const floating *Xp = &X[0, 0]
     cdef floating *pp = &params[0]
@@ -89,19 +72,13 @@ def minibatch_epoch(const floating[:, ::1] X, const floating[::1] y, const float
         start = 0
         while start < n:
             m = batch_size if batch_size < n - start else n - start
-            for r in range(m):
-                if start + r + PREFETCH_ROWS < n:
-                    _prefetch_row(<const char *> (Xp + order[start + r + PREFETCH_ROWS] * d), d * sizeof(floating))
-                i = order[start + r]
-                memcpy(Xb + r * d, Xp + i * d, d * sizeof(floating))
-                yb[r] = y[i]
-                if weighted:
-                    sb[r] = sample_weight[i]
-            start += m
             for j in range(d):
                 sums[j] = 0.0
             acc[0] = acc[1] = acc[2] = 0.0
-            fgd_loss_grad_rows(is_float32, loss, Xb, yb, sb if weighted else NULL, m, d, pp, pp[d], sums, acc)
+            fgd_gathered_loss_grad(is_float32, loss, Xp, &y[0], &sample_weight[0] if weighted else NULL,
+                                   &order[start], m, n - start, d, pp, pp[d], Xb, yb, sb, part, stride,
+                                   chunks if chunks < m else <int> m, sums, acc)
+            start += m
             if acc[2] == 0.0:
                 continue
             penalty = 0.0
@@ -133,5 +110,5 @@ def minibatch_epoch(const floating[:, ::1] X, const floating[::1] y, const float
             weight_sum += acc[2]
         for j in range(d + 1):
             grad_mean[j] = grad_sum[j] / (n_steps if n_steps > 0 else 1)
-    free(Xb); free(yb); free(sb); free(g); free(sums); free(grad_sum); free(weight_scalars)
+    free(Xb); free(yb); free(sb); free(g); free(sums); free(grad_sum); free(weight_scalars); free(part)
     return (loss_sum / weight_sum if weight_sum > 0.0 else float("nan")), n_steps

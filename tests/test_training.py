@@ -86,6 +86,17 @@ def test_compiled_epoch_matches_numpy_loop(compiled_backend, optimizer, loss, ba
                        run_epochs(reference.minibatch_epoch, X, y, weights, **options), dtype)
 
 
+@pytest.mark.parametrize("loss", [0, 1], ids=["log_loss", "squared_error"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_compiled_epoch_in_chunks_of_rows_matches_the_numpy_loop(compiled_backend, loss, weighted, dtype, n_threads):
+    """Batches of 1024 rows x 67 features are gathered and summed by chunks of rows on threads (n_threads 2);
+    the last batch (of 3001 - 2 x 1024 = 953 rows) splits unevenly."""
+    X, y, weights = epoch_problem(3001, 67, dtype, loss, weighted=weighted, seed=2)
+    options = dict(loss=loss, optimizer=EPOCH_OPTIMIZERS["adam"], batch_size=1024, n_threads=n_threads)
+    assert_same_epochs(run_epochs(compiled_backend.minibatch_epoch, X, y, weights, **options),
+                       run_epochs(reference.minibatch_epoch, X, y, weights, **options), dtype)
+
+
 @pytest.mark.parametrize("clipping", [dict(clip_value=0.05), dict(clip_norm=0.1), dict(clip_value=0.05, clip_norm=0.1)], ids=str)
 @pytest.mark.parametrize("optimizer", ["adam", "adamw"])
 def test_compiled_epoch_clipping_and_no_intercept(compiled_backend, clipping, optimizer, dtype):
