@@ -13,13 +13,12 @@ every layer at once on the flat parameter vector.
 
 import math
 
-import numba
 import numpy as np
 from numba import prange
 
 from fastgd.backends.numba_backend._cache import fastgd_njit
 from fastgd.backends.numba_backend._threads import chunk as _chunk
-from fastgd.backends.numba_backend._threads import n_chunks_for
+from fastgd.backends.numba_backend._threads import n_chunks_for, run_parallel
 from fastgd.backends.numba_backend.training import _clip_scale, _penalize, _update_both
 
 _EPOCH = dict(nogil=True, error_model="numpy", fastmath={"contract"})
@@ -279,13 +278,9 @@ def network_epoch(X, y, sample_weight, order, params, state, scalars, grad_mean,
     sizes = np.asarray(sizes, dtype=np.int64)
     rows = min(int(batch_size), X.shape[0])
     n_chunks = min(n_chunks_for(rows * int(np.sum(sizes[:-1] * sizes[1:])) // 2, n_threads), rows)
-    previous = numba.get_num_threads()
-    numba.set_num_threads(min(n_chunks, numba.config.NUMBA_NUM_THREADS))
-    try:
-        loss, n_steps = _epoch(X, y, s, weighted, order, params, state, scalars, grad_mean, active, sizes,
-                               int(activation), int(output), int(optimizer), np.asarray(hyper, dtype=np.float64),
-                               np.asarray(intercept_hyper, dtype=np.float64), int(step), int(batch_size), float(alpha),
-                               bool(decoupled), float(clip_value), float(clip_norm), n_chunks)
-    finally:
-        numba.set_num_threads(previous)
+    loss, n_steps = run_parallel(_epoch, n_chunks, X, y, s, weighted, order, params, state, scalars, grad_mean, active,
+                                 sizes, int(activation), int(output), int(optimizer),
+                                 np.asarray(hyper, dtype=np.float64), np.asarray(intercept_hyper, dtype=np.float64),
+                                 int(step), int(batch_size), float(alpha), bool(decoupled), float(clip_value),
+                                 float(clip_norm))
     return float(loss), int(n_steps)

@@ -6,15 +6,19 @@ buffer (rows are then read in order, from cache), the fused loss+gradient of
 too unless the decay is decoupled), the stepped gradient is clipped, and the
 optimizer's update from :mod:`.optim` -- the same dispatch as
 ``optimizer_update`` -- is applied to the weights and to the intercept, each
-with its own hyper-parameters: no Python per step.  The epoch is serial: a
-batch is too small for threads to pay.
+with its own hyper-parameters: no Python per step.  A batch large enough
+(``n_chunks_for`` its rows x features) is gathered and summed by chunks of
+rows on threads (``prange``): the random gathers wait on memory, and threads
+wait in parallel; the chunks' sums are added in chunk order.
 """
 
 import math
 
 import numpy as np
+from numba import prange
 
 from fastgd.backends.numba_backend._cache import fastgd_njit
+from fastgd.backends.numba_backend._threads import chunk, n_chunks_for, run_parallel
 from fastgd.backends.numba_backend.losses import _loss_grad_range, _prefetch
 from fastgd.backends.numba_backend.optim import _squared_norm_range, _update
 
@@ -39,6 +43,37 @@ def _gather(X, y, s, weighted, order, start, m, Xb, yb, sb):
         yb[r] = y[i]
         if weighted:
             sb[r] = s[i]
+
+
+@fastgd_njit(nogil=True, parallel=True)
+def _batch_parallel(kind, X, y, s, weighted, order, start, m, Xb, yb, sb, w, b, sums, totals, n_chunks):
+    """The batch ``order[start:start + m]`` in ``n_chunks`` chunks of rows, one thread each: chunk ``c`` gathers
+    its rows into its part of the batch buffers and writes its gradient sums into ``sums[c]`` and its
+    ``(sum s l, sum s dl/dz, sum s)`` into ``totals[c]``."""
+    for c in prange(n_chunks):
+        lo, hi = chunk(c, m, n_chunks)
+        _gather(X, y, s, weighted, order, start + lo, hi - lo, Xb[lo:hi], yb[lo:hi], sb[lo:hi])
+        loss, grad_b, weight = _loss_grad_range(kind, Xb, yb, w, b, sb, weighted, lo, hi, sums[c])
+        totals[c, 0], totals[c, 1], totals[c, 2] = loss, grad_b, weight
+
+
+@fastgd_njit(inline="always", **_EPOCH)
+def _batch_sums(kind, X, y, s, weighted, order, start, m, Xb, yb, sb, w, b, chunk_sums, totals, n_chunks, sums):
+    """The batch's gradient sums into ``sums`` and its ``(sum s l, sum s dl/dz, sum s)``: one chunk on this
+    thread, or ``n_chunks`` on threads added in chunk order (one chunk gives the serial sums exactly)."""
+    n_chunks = min(n_chunks, m)
+    if n_chunks == 1:
+        _gather(X, y, s, weighted, order, start, m, Xb, yb, sb)
+        return _loss_grad_range(kind, Xb, yb, w, b, sb, weighted, 0, m, sums)
+    _batch_parallel(kind, X, y, s, weighted, order, start, m, Xb, yb, sb, w, b, chunk_sums, totals, n_chunks)
+    sums[:] = 0.0
+    loss, grad_b, weight = 0.0, 0.0, 0.0
+    for c in range(n_chunks):
+        sums += chunk_sums[c]
+        loss += totals[c, 0]
+        grad_b += totals[c, 1]
+        weight += totals[c, 2]
+    return loss, grad_b, weight
 
 
 @fastgd_njit(inline="always", **_EPOCH)
@@ -77,13 +112,15 @@ def _update_both(code, params, stepped, state, scalars, before, hyper, intercept
 
 @fastgd_njit(**_EPOCH)
 def _epoch(kind, X, y, s, weighted, order, params, state, scalars, grad_mean, code, hyper, intercept_hyper, step,
-           batch_size, alpha, decoupled, fit_intercept, clip_value, clip_norm):
+           batch_size, alpha, decoupled, fit_intercept, clip_value, clip_norm, n_chunks):
     n, d = X.shape
     rows = min(batch_size, n)
     Xb = np.empty((rows, d), X.dtype)
     yb = np.empty(rows, X.dtype)
     sb = np.empty(rows, X.dtype)
     sums = np.empty(d)
+    chunk_sums = np.empty((n_chunks, d))
+    totals = np.empty((n_chunks, 3))
     g = np.empty(d + 1, X.dtype)  # (g_w, g_b)
     recorded = np.empty(d + 1, X.dtype)  # (g_w + alpha w, g_b)
     stepped = g if decoupled else recorded
@@ -95,9 +132,8 @@ def _epoch(kind, X, y, s, weighted, order, params, state, scalars, grad_mean, co
     n_steps = 0
     for start in range(0, n, batch_size):
         m = min(batch_size, n - start)
-        _gather(X, y, s, weighted, order, start, m, Xb, yb, sb)
-        batch_loss, batch_b, batch_weight = _loss_grad_range(kind, Xb, yb, w, np.float64(params[d]), sb, weighted,
-                                                             0, m, sums)
+        batch_loss, batch_b, batch_weight = _batch_sums(kind, X, y, s, weighted, order, start, m, Xb, yb, sb, w,
+                                                        np.float64(params[d]), chunk_sums, totals, n_chunks, sums)
         if batch_weight == 0.0:
             continue
         for j in range(d):
@@ -122,8 +158,10 @@ def minibatch_epoch(X, y, sample_weight, order, params, state, scalars, grad_mea
     """One epoch of mini-batch steps (see ``_spec.minibatch_epoch``); returns ``(loss, n_steps)``."""
     weighted = sample_weight is not None
     s = sample_weight if weighted else y
-    loss_value, n_steps = _epoch(int(loss), X, y, s, weighted, order, params, state, scalars, grad_mean, int(optimizer),
-                                 np.asarray(hyper, dtype=np.float64), np.asarray(intercept_hyper, dtype=np.float64),
-                                 int(step), int(batch_size), float(alpha), bool(decoupled), bool(fit_intercept),
-                                 float(clip_value), float(clip_norm))
+    n_chunks = n_chunks_for(min(int(batch_size), X.shape[0]) * max(X.shape[1], 1), n_threads)
+    loss_value, n_steps = run_parallel(_epoch, n_chunks, int(loss), X, y, s, weighted, order, params, state, scalars,
+                                       grad_mean, int(optimizer), np.asarray(hyper, dtype=np.float64),
+                                       np.asarray(intercept_hyper, dtype=np.float64), int(step), int(batch_size),
+                                       float(alpha), bool(decoupled), bool(fit_intercept), float(clip_value),
+                                       float(clip_norm))
     return float(loss_value), int(n_steps)
