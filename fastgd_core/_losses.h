@@ -43,6 +43,10 @@ typedef struct {
     ptrdiff_t stride;
 } fgd_rows_job;
 
+/* Doubles per chunk of a loss and gradient's partial sums (loss, grad_b, weight, grad[d]): whole cache lines,
+ * so that chunks on different threads share none. */
+static inline ptrdiff_t fgd_part_stride(ptrdiff_t d) { return (d + 3 + 7) / 8 * 8; }
+
 static inline void fgd_loss_grad_chunk(void *job_, int c, ptrdiff_t lo, ptrdiff_t hi)
 {
     const fgd_rows_job *job = job_;
@@ -90,7 +94,7 @@ static inline void fgd_gather_chunk(void *job_, int c, ptrdiff_t lo, ptrdiff_t h
 
 /* The rows order[0, m) of X (d columns), y and sw (NULL: unit weights) gathered into Xb, yb and sb, and their
  * loss and gradient sums added to grad (d,) and acc (loss, grad_b, weight) as by fgd_loss_grad_rows, by
- * `chunks` chunks of rows on threads, each into part + c * stride (stride >= d + 3), added in chunk order:
+ * `chunks` chunks of rows on threads, each into part + c * stride (fgd_part_stride), added in chunk order:
  * one chunk gives the serial sums exactly.  `ahead` bounds the prefetching: order[ahead - 1] is the last row. */
 static inline void fgd_gathered_loss_grad(int is_float32, int loss, const void *X, const void *y, const void *sw,
                                           const int64_t *order, ptrdiff_t m, ptrdiff_t ahead, ptrdiff_t d,
@@ -117,7 +121,7 @@ static inline int fgd_loss_grad(int is_float32, int loss, const void *X, const v
                          ptrdiff_t d, const void *w, double b, void *grad_w, int n_threads, double *result)
 {
     int chunks = fgd_n_chunks(n_threads, n, n * (d > 0 ? d : 1), FGD_MIN_WORK);
-    ptrdiff_t stride = (d + 3 + 7) / 8 * 8; /* whole cache lines per chunk: no false sharing */
+    ptrdiff_t stride = fgd_part_stride(d);
     void *scratch = malloc((chunks * stride + 8) * sizeof(double));
     if (scratch == NULL)
         return -1;

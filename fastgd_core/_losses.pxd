@@ -16,6 +16,7 @@ cdef extern from "_losses.h" nogil:
     int FGD_TARGET_CLONES
     void fgd_loss_grad_rows(int is_float32, int loss, const void *X, const void *y, const void *sw, ptrdiff_t n,
                             ptrdiff_t d, const void *w, double b, double *grad, double *acc)
+    ptrdiff_t fgd_part_stride(ptrdiff_t d)
     void fgd_gathered_loss_grad(int is_float32, int loss, const void *X, const void *y, const void *sw,
                                 const int64_t *order, ptrdiff_t m, ptrdiff_t ahead, ptrdiff_t d, const void *w,
                                 double b, void *Xb, void *yb, void *sb, double *part, ptrdiff_t stride, int chunks,

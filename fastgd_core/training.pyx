@@ -17,7 +17,7 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
-from fastgd_core._losses cimport FGD_MIN_WORK, fgd_gathered_loss_grad, fgd_n_chunks
+from fastgd_core._losses cimport FGD_MIN_WORK, fgd_gathered_loss_grad, fgd_n_chunks, fgd_part_stride
 from fastgd_core._optim cimport fgd_optimizer_update, fgd_squared_norm
 
 def minibatch_epoch(const floating[:, ::1] X, const floating[::1] y, const floating[::1] sample_weight,
@@ -53,7 +53,7 @@ def minibatch_epoch(const floating[:, ::1] X, const floating[::1] y, const float
     cdef double *grad_sum = <double *> malloc((d + 1) * sizeof(double))
     cdef double *weight_scalars = <double *> malloc((n_scalars + 1) * sizeof(double))
     cdef int chunks = fgd_n_chunks(n_threads, rows, rows * (d if d > 0 else 1), FGD_MIN_WORK)
-    cdef Py_ssize_t stride = (d + 3 + 7) // 8 * 8  # whole cache lines per chunk: no false sharing
+    cdef Py_ssize_t stride = fgd_part_stride(d)
     cdef double *part = <double *> malloc(chunks * stride * sizeof(double))
     if Xb == NULL or yb == NULL or sb == NULL or g == NULL or sums == NULL or grad_sum == NULL \
             or weight_scalars == NULL or part == NULL:

@@ -709,7 +709,9 @@ def _epoch_kernel(backend_name, alpha):
     orders = {}
 
     def fit(X, y):
-        order = orders.setdefault(len(y), np.random.default_rng(0).permutation(len(y)))
+        if len(y) not in orders:
+            orders[len(y)] = np.random.default_rng(0).permutation(len(y))
+        order = orders[len(y)]
         theta, grad = np.zeros(X.shape[1] + 1, dtype=X.dtype), np.empty(X.shape[1] + 1)
         adam = optim.Adam(lr=1e-3)
         kernels.minibatch_epoch(X, y, None, order, theta, grad_mean=grad, **adam.bind(theta),
