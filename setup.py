@@ -10,8 +10,9 @@ Environment variables:
   ``CFLAGS``, ``CPPFLAGS`` and ``LDFLAGS`` are honoured as well.
 * ``FASTGD_NATIVE=1``: add ``-march=native`` (source installs for this CPU
   only; never for wheels).  Otherwise the build targets baseline x86-64 and
-  the hot kernels carry an AVX2+FMA variant chosen at run time (GCC
-  ``target_clones``, see ``fastgd_core/_simd.h``).
+  every kernel is also compiled for AVX2+FMA and for AVX-512, the variant
+  chosen at run time (``fastgd_core/_dispatch.h``).
+* ``CFLAGS=-DFASTGD_NO_DISPATCH``: compile the build target's variant only.
 
 The ``.pyx`` files are translated to C when the extensions are built, so a
 source distribution ships the Cython sources, never generated C.  The

@@ -58,11 +58,6 @@ static inline void fgd_loss_grad_chunk(void *job_, int c, ptrdiff_t lo, ptrdiff_
                        acc + 3, acc);
 }
 
-#if defined(__GNUC__) || defined(__clang__)
-#  define FGD_PREFETCH(p) __builtin_prefetch(p)
-#else
-#  define FGD_PREFETCH(p) ((void)0)
-#endif
 #define FGD_PREFETCH_ROWS 16 /* rows gathered ahead: random rows are latency-bound, not bandwidth-bound */
 
 /* A mini-batch's loss and gradient: its rows gathered from the data, then the row kernel, by chunks of rows. */

@@ -13,7 +13,6 @@ cdef extern from "_losses.h" nogil:
         FGD_LOG1PEXP
     int fgd_openmp_enabled()
     const char *fgd_simd_variant()
-    int FGD_TARGET_CLONES
     void fgd_loss_grad_rows(int is_float32, int loss, const void *X, const void *y, const void *sw, ptrdiff_t n,
                             ptrdiff_t d, const void *w, double b, double *grad, double *acc)
     ptrdiff_t fgd_part_stride(ptrdiff_t d)

@@ -18,16 +18,18 @@
 #define FGD_ACT_TANH 2
 #define FGD_ACT_RELU 3
 
+#define FGD_TEMPLATE "_network_loops.h"
 #define FGD_T double
-#define FGD_NAME(f) f##_d
-#include "_network_loops.h"
+#define FGD_SUFFIX _d
+#include "_instances.h"
 #undef FGD_T
-#undef FGD_NAME
+#undef FGD_SUFFIX
 #define FGD_T float
-#define FGD_NAME(f) f##_f
-#include "_network_loops.h"
+#define FGD_SUFFIX _f
+#include "_instances.h"
 #undef FGD_T
-#undef FGD_NAME
+#undef FGD_SUFFIX
+#undef FGD_TEMPLATE
 
 static inline void fgd_bias_activate(int is_float32, int activation, void *Z, const void *bias, ptrdiff_t m,
                                      ptrdiff_t b, void *live)

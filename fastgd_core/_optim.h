@@ -8,7 +8,8 @@
  *   scalar state (read and updated here, never per chunk) it fills k: the L2
  *   weight decay of the prepared gradient and the loop's coefficients k->c
  *   (bias corrections, decayed rates, flags);
- * - fgd_<name>_f / _d (_optim_loops.h, per element type) update the elements
+ * - fgd_<name>_f / _d (_optim_loops.h, per element type, in each instruction
+ *   set's variant: fgd_<name>_f_v0, _v3, _v4, see _dispatch.h) update the elements
  *   [0, n) of p and of the state rows state[r * stride + i] from the prepared
  *   gradient, and return the raw gradient's sum of squares.
  *
@@ -173,31 +174,34 @@ static inline void fgd_adamax_coefficients(const double *hyper, double t, double
     }                                                                       \
     return FGD_NAME(fgd_lanes_total)(lanes_) + tail_;
 
+#define FGD_TEMPLATE "_optim_loops.h"
 #define FGD_T double
-#define FGD_NAME(f) f##_d
+#define FGD_SUFFIX _d
 #define FGD_SQRT sqrt
-#include "_optim_loops.h"
+#include "_instances.h"
 #undef FGD_T
-#undef FGD_NAME
+#undef FGD_SUFFIX
 #undef FGD_SQRT
 #define FGD_T float
-#define FGD_NAME(f) f##_f
+#define FGD_SUFFIX _f
 #define FGD_SQRT sqrtf
-#include "_optim_loops.h"
+#include "_instances.h"
 #undef FGD_T
-#undef FGD_NAME
+#undef FGD_SUFFIX
 #undef FGD_SQRT
+#undef FGD_TEMPLATE
 
 /* The optimizers, by code. */
 typedef struct {
     void (*coefficients)(const double *hyper, double t, double *scalars, fgd_coefficients *k);
-    double (*loop_f)(float *p, const float *g, float *state, ptrdiff_t stride, ptrdiff_t n,
-                     const fgd_coefficients *k);
-    double (*loop_d)(double *p, const double *g, double *state, ptrdiff_t stride, ptrdiff_t n,
-                     const fgd_coefficients *k);
-} fgd_optimizer;
+    double (*loop_f[FGD_N_ISA])(float *p, const float *g, float *state, ptrdiff_t stride, ptrdiff_t n,
+                                const fgd_coefficients *k);
+    double (*loop_d[FGD_N_ISA])(double *p, const double *g, double *state, ptrdiff_t stride, ptrdiff_t n,
+                                const fgd_coefficients *k);
+} fgd_optimizer; /* loop_f[isa], loop_d[isa]: the update loop in each instruction set's variant */
 
-#define FGD_OPTIMIZER(name) {fgd_##name##_coefficients, fgd_##name##_f, fgd_##name##_d}
+#define FGD_OPTIMIZER(name) \
+    {fgd_##name##_coefficients, FGD_ISA_TABLE(fgd_##name##_f), FGD_ISA_TABLE(fgd_##name##_d)}
 static const fgd_optimizer fgd_optimizers[] = {
     FGD_OPTIMIZER(sgd),     /* 0 */
     FGD_OPTIMIZER(adagrad), /* 1 */
@@ -224,8 +228,12 @@ static inline void fgd_update_chunk(void *job_, int c, ptrdiff_t lo, ptrdiff_t h
 {
     const fgd_update_job *job = job_;
     int f32 = job->is_float32;
-    job->partial[c] = FGD_TYPED(f32, job->optimizer->loop, fgd_at(job->p, lo, f32), fgd_at(job->g, lo, f32),
-                                fgd_at(job->state, lo, f32), job->stride, hi - lo, job->k);
+    if (f32)
+        job->partial[c] = job->optimizer->loop_f[fgd_isa]((float *)fgd_at(job->p, lo, 1), fgd_at(job->g, lo, 1),
+                                                          fgd_at(job->state, lo, 1), job->stride, hi - lo, job->k);
+    else
+        job->partial[c] = job->optimizer->loop_d[fgd_isa]((double *)fgd_at(job->p, lo, 0), fgd_at(job->g, lo, 0),
+                                                          fgd_at(job->state, lo, 0), job->stride, hi - lo, job->k);
 }
 
 /* Step t of optimizer `code` on p[0, n) in `chunks` chunks (see fgd_optimizer_update). */

@@ -14,6 +14,8 @@
 #define FASTGD_PARALLEL_H
 
 #include <stddef.h>
+
+#include "_dispatch.h"
 #ifdef _OPENMP
 #  include <omp.h>
 #endif
@@ -63,10 +65,11 @@ static inline double fgd_sum_chunks(const double *partial, int chunks)
 
 /* ------------------------------------------------------- element types */
 
-/* name_f(...) for float data, name_d(...) for double: the untyped pointers
- * among the arguments convert to either.  name may end in a member: with
- * name = job->loop, job->loop_f or job->loop_d is called. */
-#define FGD_TYPED(is_float32, name, ...) ((is_float32) ? name##_f(__VA_ARGS__) : name##_d(__VA_ARGS__))
+/* name_f(...) for float data, name_d(...) for double, in the selected
+ * instruction set's variant (FGD_ISA_CALL, _dispatch.h): the untyped
+ * pointers among the arguments convert to either. */
+#define FGD_TYPED(is_float32, name, ...) \
+    ((is_float32) ? FGD_ISA_CALL(name##_f, __VA_ARGS__) : FGD_ISA_CALL(name##_d, __VA_ARGS__))
 
 /* &a[i] of an array of floats or doubles. */
 static inline void *fgd_at(const void *a, ptrdiff_t i, int is_float32)

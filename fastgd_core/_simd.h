@@ -5,11 +5,8 @@
  * Clang's default, to if-convert them), bit casts go through memcpy, and
  * reductions use explicit lanes.  Infinities and NaN keep their IEEE meaning.
  *
- * CPU dispatch: with GCC on x86-64 ELF the kernels marked FGD_DISPATCHED are
- * compiled twice, for x86-64-v3 (AVX2 + FMA) and for the baseline, and the
- * loader picks one (ifunc).  Define FASTGD_NO_TARGET_CLONES to disable it; it
- * is off anyway when the whole build already targets AVX2 (-march=native).
- * Results of the two variants differ by rounding only (FMA contraction).
+ * The kernels marked FGD_DISPATCHED are compiled once per instruction set
+ * and chosen at run time (_dispatch.h).
  */
 #ifndef FASTGD_SIMD_H
 #define FASTGD_SIMD_H
@@ -19,17 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__ELF__) \
-    && !defined(__AVX2__) && !defined(FASTGD_NO_TARGET_CLONES)
-#  define FGD_DISPATCHED __attribute__((target_clones("arch=x86-64-v3", "default"), unused)) static
-#  define FGD_TARGET_CLONES 1
-#elif defined(__GNUC__)
-#  define FGD_DISPATCHED __attribute__((unused)) static
-#  define FGD_TARGET_CLONES 0
-#else
-#  define FGD_DISPATCHED static
-#  define FGD_TARGET_CLONES 0
-#endif
+#include "_dispatch.h"
 
 /* Helpers are forced inline so that each dispatched variant compiles them for its target. */
 #if defined(_MSC_VER)
@@ -43,6 +30,13 @@
 #  define FGD_INLINE static inline
 #endif
 
+/* A hint to load the cache line holding p (no fault if p is not mapped). */
+#if defined(__GNUC__) || defined(__clang__)
+#  define FGD_PREFETCH(p) __builtin_prefetch(p)
+#else
+#  define FGD_PREFETCH(p) ((void)0)
+#endif
+
 /* ------------------------------------------------------------ build facts */
 
 static inline int fgd_openmp_enabled(void)
@@ -54,19 +48,21 @@ static inline int fgd_openmp_enabled(void)
 #endif
 }
 
-/* The instruction set the dispatched kernels run with in this process. */
+/* The instruction set the dispatched kernels of this module run with. */
 static inline const char *fgd_simd_variant(void)
 {
-#if FGD_TARGET_CLONES
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("x86-64-v3") ? "target_clones: x86-64-v3 (AVX2+FMA)"
-                                               : "target_clones: default (baseline x86-64)";
-#elif defined(__AVX2__) && defined(__FMA__)
-    return "compiled for AVX2+FMA (-march)";
+#if FGD_DISPATCH
+    if (fgd_isa == FGD_ISA_AVX512)
+        return "avx512: x86-64-v4 (AVX-512, 512-bit vectors)";
+    if (fgd_isa == FGD_ISA_AVX2)
+        return "avx2: x86-64-v3 (AVX2+FMA)";
+#endif
+#if defined(__AVX2__) && defined(__FMA__)
+    return "baseline: the build's target (AVX2+FMA)";
 #elif defined(__x86_64__) || defined(_M_X64)
-    return "baseline x86-64 (SSE2), no dispatch";
+    return "baseline: the build's target (x86-64, SSE2)";
 #else
-    return "compiler default, no dispatch";
+    return "baseline: the compiler's default target";
 #endif
 }
 
@@ -196,24 +192,26 @@ FGD_INLINE double fgd_sum(const double *v, ptrdiff_t m)
 
 /* double: 16 partial sums per dot product (4 AVX2 registers);
  * float: 8 lanes of float products, 4 deep, widened to double once per group. */
+#define FGD_TEMPLATE "_simd_rows.h"
 #define FGD_T double
-#define FGD_NAME(name) name##_d
+#define FGD_SUFFIX _d
 #define FGD_GROUP 1
 #define FGD_LANES 16
-#include "_simd_rows.h"
+#include "_instances.h"
 #undef FGD_T
-#undef FGD_NAME
+#undef FGD_SUFFIX
 #undef FGD_GROUP
 #undef FGD_LANES
 
 #define FGD_T float
-#define FGD_NAME(name) name##_f
+#define FGD_SUFFIX _f
 #define FGD_GROUP 4
 #define FGD_LANES 8
-#include "_simd_rows.h"
+#include "_instances.h"
 #undef FGD_T
-#undef FGD_NAME
+#undef FGD_SUFFIX
 #undef FGD_GROUP
 #undef FGD_LANES
+#undef FGD_TEMPLATE
 
 #endif /* FASTGD_SIMD_H */

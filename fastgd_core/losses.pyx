@@ -18,6 +18,9 @@ from cython cimport floating
 
 from fastgd_core._losses cimport *
 
+include "_dispatch.pxi"
+from fastgd_core._dispatch cimport FGD_DISPATCH
+
 cdef extern from *:
     """
     #define FGD_STR_(x) #x
@@ -46,7 +49,7 @@ def _build_info():
     return {
         "openmp": bool(fgd_openmp_enabled()),
         "simd": fgd_simd_variant().decode(),
-        "target_clones": bool(FGD_TARGET_CLONES),
+        "dispatch": bool(FGD_DISPATCH),
         "compiler": FGD_COMPILER.decode(),
         "compile_args": FGD_COMPILE_ARGS.decode(),
     }

@@ -43,6 +43,8 @@ cdef extern from "_network.h" nogil:
 
 from fastgd_core._losses cimport fgd_softmax_block
 
+include "_dispatch.pxi"
+
 cdef enum:
     HOT_UPDATE_ELEMENTS = 1 << 14  # weights from which the update inside an epoch runs on the epoch's threads
     SIGMOID_OUT = 0  # _spec.OUTPUT_CODES

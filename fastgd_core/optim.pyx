@@ -14,6 +14,8 @@ from cython cimport floating
 
 from fastgd_core._optim cimport fgd_optimizer_update, fgd_squared_norm
 
+include "_dispatch.pxi"
+
 
 def squared_norm(const floating[::1] g, *, double clip_value, int n_threads):
     """Squared L2 norms of ``g`` before and after clamping to ``[-c, c]``, ``c = clip_value``:

@@ -17,6 +17,8 @@ from libc.stdlib cimport calloc, free, malloc
 from fastgd_core._blas cimport gemm
 from fastgd_core._losses cimport FGD_MIN_WORK, fgd_n_chunks, fgd_run_chunks, fgd_softmax_block
 
+include "_dispatch.pxi"
+
 cdef enum:
     BLOCK_ROWS = 256
 

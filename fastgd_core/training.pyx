@@ -20,6 +20,8 @@ from libc.string cimport memcpy
 from fastgd_core._losses cimport FGD_MIN_WORK, fgd_gathered_loss_grad, fgd_n_chunks, fgd_part_stride
 from fastgd_core._optim cimport fgd_optimizer_update, fgd_squared_norm
 
+include "_dispatch.pxi"
+
 def minibatch_epoch(const floating[:, ::1] X, const floating[::1] y, const floating[::1] sample_weight,
                     const int64_t[::1] order, floating[::1] params, floating[:, ::1] state, double[::1] scalars,
                     double[::1] grad_mean, *, int loss, int optimizer, const double[::1] hyper,

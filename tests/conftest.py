@@ -47,10 +47,36 @@ def backend(request):
     return load_backend(request.param)
 
 
-@pytest.fixture(params=[name for name in BACKEND_ORDER if name != "numpy"])
+def other_simd_variants():
+    """The Cython kernels' SIMD variants this CPU runs besides the default (the fastest one)."""
+    try:
+        import fastgd_core
+    except ImportError:
+        return ()
+    return fastgd_core.simd_variants()[:-1]
+
+
+COMPILED_BACKENDS = [name for name in BACKEND_ORDER if name != "numpy"]
+COMPILED_BACKENDS += [f"cython-{variant}" for variant in other_simd_variants()]
+
+
+@pytest.fixture(params=COMPILED_BACKENDS)
 def compiled_backend(request):
-    """Each compiled backend in turn (the ones held to the reference)."""
-    return load_backend(request.param)
+    """Each compiled backend in turn (the ones held to the reference), the Cython kernels
+    once in each SIMD variant the CPU runs ("cython" is the default, the fastest)."""
+    name, _, variant = request.param.partition("-")
+    kernels = load_backend(name)
+    if not variant:
+        yield kernels
+        return
+    import fastgd_core
+
+    default = fastgd_core.simd()
+    fastgd_core.use_simd(variant)
+    try:
+        yield kernels
+    finally:
+        fastgd_core.use_simd(default)
 
 
 @pytest.fixture(params=[np.float64, np.float32], ids=["float64", "float32"])
@@ -83,9 +109,12 @@ def run_python(tmp_path):
     import fastgd
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(fastgd.__file__)))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    base_env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
 
-    def run(*args, timeout=600):
-        return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=timeout)
+    def run(*args, timeout=600, env=None):
+        """``env``: variables set for this run, over the inherited ones."""
+        run_env = dict(base_env, **(env or {}))
+        return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=tmp_path, env=run_env,
+                              timeout=timeout)
 
     return run
