@@ -44,6 +44,7 @@ from fastgd._sklearn_compat import (
     validate_data,
 )
 from fastgd.backends import BACKEND_ORDER, raw_kernels
+from fastgd.dask import is_dask_collection
 
 __all__ = ["LinearRegression", "LogisticRegression", "EXPECTED_FAILED_CHECKS"]
 
@@ -57,6 +58,21 @@ EXPECTED_FAILED_CHECKS = {}
 
 _INT_FROM_1 = v.Interval(numbers.Integral, 1, None, closed="left")
 HELD_OUT_BLOCK = 1024  # held-out rows gathered at a time to compute the validation loss
+
+
+class _DaskScore:
+    """``score`` on Dask inputs computed on the workers: accuracy for classifiers, R^2 for regressors (first among
+    an estimator's bases, before scikit-learn's mixin, which it calls for other inputs)."""
+
+    def score(self, X, y, sample_weight=None):
+        """Classifiers: the (weighted) fraction of rows whose ``predict`` equals ``y`` (``accuracy_score``);
+        regressors: the coefficient of determination R^2 of ``predict(X)`` (``r2_score``, averaged over targets)."""
+        if not (is_dask_collection(X) or is_dask_collection(y)):
+            return super().score(X, y, sample_weight)
+        from fastgd import dask as fdask
+
+        scorer = fdask.accuracy_score if self._loss == "log_loss" else fdask.r2_score
+        return scorer(y, self.predict(X), sample_weight)
 
 
 class _GradientDescentModel(BaseEstimator):
@@ -164,12 +180,32 @@ class _GradientDescentModel(BaseEstimator):
     def _check_fit_data(self, X, y, sample_weight, reset, finite_x_later=False):
         """``(X, y, sample_weight)`` checked and converted.  ``finite_x_later``: NaN and infinity in X are looked
         for only when training meets a non-finite value (:meth:`fastgd.training.Problem.check_finite`), which
-        saves ``fit`` a pass over X; ``partial_fit`` looks first, as its epoch changes the optimizer's state."""
+        saves ``fit`` a pass over X; ``partial_fit`` looks first, as its epoch changes the optimizer's state.
+        A Dask X gives row-chunked Dask arrays (:mod:`fastgd.dask`); a Dask y or weight vector with NumPy X is
+        computed (a vector, not X)."""
+        if is_dask_collection(X):
+            return self._check_dask_fit_data(X, y, sample_weight, reset)
+        y, sample_weight = (value.compute() if is_dask_collection(value) else value for value in (y, sample_weight))
         X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32], accept_sparse=False,
                              y_numeric=self._loss == "squared_error", ensure_all_finite=not finite_x_later)
         X = np.ascontiguousarray(X)
         sample_weight = v.check_sample_weight(sample_weight, length=X.shape[0], dtype=X.dtype)
         return X, y, sample_weight
+
+    def _check_dask_fit_data(self, X, y, sample_weight, reset):
+        from fastgd import dask as fdask
+
+        X = fdask.as_row_chunked(X)
+        self._check_n_features(X.shape[1], reset)
+        return X, fdask.aligned_vector(y, X, "y"), fdask.check_sample_weight(sample_weight, X)
+
+    def _check_n_features(self, n_features, reset):
+        """Record ``n_features_in_`` (``reset``) or check X against it, as scikit-learn's ``validate_data``."""
+        if reset:
+            self.n_features_in_ = n_features
+        elif n_features != getattr(self, "n_features_in_", n_features):
+            raise ValueError(f"X has {n_features} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input.")
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, X, y, sample_weight=None):
@@ -182,6 +218,9 @@ class _GradientDescentModel(BaseEstimator):
             theta = self._initial_theta(X)
             validation = None
             if params["early_stopping"]:
+                if is_dask_collection(X):
+                    raise ValueError("early_stopping is not available for Dask inputs: hold out a validation set "
+                                     "yourself and compare the models' score on it")
                 sample_weight, validation = self._hold_out(X, targets, sample_weight, settings)
             opt = None if self._uses_lbfgs(params, partial=False) else self._first_order_optimizer(params)
             result = self._train(X, targets, sample_weight, params, settings, theta, opt, validation)
@@ -224,8 +263,11 @@ class _GradientDescentModel(BaseEstimator):
     def _make_problem(self, X, targets, sample_weight, alpha, decoupled=False, is_training=False):
         """The :class:`fastgd.training.Problem` of this model on ``(X, targets)``."""
         loss = "multinomial" if self._n_outputs() > 1 else self._loss
-        return training.Problem(X, targets, sample_weight, loss, alpha, bool(self.fit_intercept),
-                                decoupled=decoupled, n_classes=self._n_outputs())
+        problem_class = training.Problem
+        if is_dask_collection(X):
+            from fastgd.dask import DaskProblem as problem_class
+        return problem_class(X, targets, sample_weight, loss, alpha, bool(self.fit_intercept),
+                             decoupled=decoupled, n_classes=self._n_outputs())
 
     def _n_outputs(self):
         """Columns of the weight matrix (and intercepts): 1 but for multinomial models."""
@@ -283,6 +325,16 @@ class _GradientDescentModel(BaseEstimator):
         self.stop_reason_ = result.stop_reason
 
     # -- prediction --------------------------------------------------------------------------
+    def _on_dask(self, method, X, columns, dtype=None):
+        """``method`` applied to each row block of the Dask collection X, lazily (:func:`fastgd.dask.map_rows`);
+        ``dtype`` None: X's floating type (float32 kept, else float64)."""
+        from fastgd import dask as fdask
+
+        check_is_fitted(self)
+        if dtype is None:
+            dtype = np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64
+        return fdask.map_rows(method, X, self.n_features_in_, columns, dtype)
+
     def _linear(self, X):
         """``X coef_^T + intercept_`` (n, k) in X's dtype, one kernel pass per output."""
         check_is_fitted(self)
@@ -296,7 +348,7 @@ class _GradientDescentModel(BaseEstimator):
         return out.T
 
 
-class LinearRegression(RegressorMixin, _GradientDescentModel):
+class LinearRegression(_DaskScore, RegressorMixin, _GradientDescentModel):
     """Linear least squares by gradient descent: minimizes
     ``sum_i s_i (x_i . w + b - y_i)^2 / 2 / sum_i s_i + alpha/2 ||w||^2``.
 
@@ -311,9 +363,14 @@ class LinearRegression(RegressorMixin, _GradientDescentModel):
     def _prepare_targets(self, X, y, sample_weight, partial, **kwargs):
         if kwargs:
             raise TypeError(f"unexpected arguments {sorted(kwargs)}")
-        y = v.as_float_array(y, "y", ndim=1, dtype=X.dtype)
-        v.check_finite(y, "y")
-        largest = float(np.max(np.abs(y), initial=0.0))
+        if is_dask_collection(y):
+            from fastgd import dask as fdask
+
+            y, largest = fdask.finite_targets(y, X.dtype)
+        else:
+            y = v.as_float_array(y, "y", ndim=1, dtype=X.dtype)
+            v.check_finite(y, "y")
+            largest = float(np.max(np.abs(y), initial=0.0))
         if largest > np.sqrt(np.finfo(X.dtype).max):
             raise ValueError(f"y has values up to {largest:.4g}, whose squares overflow {X.dtype}: the squared loss "
                              "cannot be computed; divide y by a constant (the least-squares coefficients scale with it)")
@@ -324,10 +381,13 @@ class LinearRegression(RegressorMixin, _GradientDescentModel):
 
     def predict(self, X):
         """``X w + b``."""
+        if is_dask_collection(X):
+            return self._on_dask(self.predict, X, None)
         return self._linear(X)[:, 0]
 
 
-class LogisticRegression(ClassifierMixin, _GradientDescentModel):
+
+class LogisticRegression(_DaskScore, ClassifierMixin, _GradientDescentModel):
     """Logistic regression by gradient descent, binary or multinomial.
 
     Two classes: the weighted mean binary cross-entropy of ``z = x . w + b``
@@ -355,7 +415,29 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
         self._keep_parameters(locals())
 
     def _prepare_targets(self, X, y, sample_weight, partial, classes=None):
-        _check_classification_targets(y)
+        classes = self._classes_of_call(partial, classes)
+        if is_dask_collection(y):
+            from fastgd import dask as fdask
+
+            classes, targets = fdask.class_targets(y, classes, X.dtype)
+        else:
+            _check_classification_targets(y)
+            classes, targets = _class_targets(y, classes, X.dtype)
+        if len(classes) < 2:
+            raise ValueError(f"LogisticRegression needs samples of 2 classes, but the data contains only one class: {classes[0]!r}")
+        self.classes_ = classes
+        weights = self._class_weights(targets)
+        if weights is not None:
+            sample_weight = weights if sample_weight is None else sample_weight * weights
+            if is_dask_collection(sample_weight):
+                from fastgd import dask as fdask
+
+                return targets, fdask.check_sample_weight(sample_weight, X)
+            sample_weight = v.check_sample_weight(sample_weight, length=X.shape[0], dtype=X.dtype)
+        return targets, sample_weight
+
+    def _classes_of_call(self, partial, classes):
+        """The classes this call must use (None: those of y): ``partial_fit`` takes them on its first call."""
         if partial and classes is not None:
             classes = np.unique(classes)
             if hasattr(self, "classes_") and not np.array_equal(classes, self.classes_):
@@ -364,15 +446,7 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
             raise ValueError("classes must be passed on the first call to partial_fit")
         elif partial:
             classes = self.classes_
-        classes, targets = _class_targets(y, classes, X.dtype)
-        if len(classes) < 2:
-            raise ValueError(f"LogisticRegression needs samples of 2 classes, but the data contains only one class: {classes[0]!r}")
-        self.classes_ = classes
-        weights = self._class_weights(targets)
-        if weights is not None:
-            sample_weight = weights if sample_weight is None else sample_weight * weights
-            sample_weight = v.check_sample_weight(sample_weight, length=X.shape[0], dtype=X.dtype)
-        return targets, sample_weight
+        return classes
 
     def _n_outputs(self):
         return len(self.classes_) if len(self.classes_) > 2 else 1
@@ -382,10 +456,10 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
         sample's class index."""
         if self.class_weight is None:
             return None
-        k, index = len(self.classes_), index.astype(np.intp)
+        k = len(self.classes_)
         if self.class_weight == "balanced":
-            counts = np.bincount(index, minlength=k).astype(np.float64)
-            per_class = np.divide(len(index), k * counts, out=np.zeros(k), where=counts > 0)
+            counts = _class_counts(index, k)
+            per_class = np.divide(counts.sum(), k * counts, out=np.zeros(k), where=counts > 0)
         elif isinstance(self.class_weight, dict):
             unknown = set(self.class_weight) - set(self.classes_.tolist())
             if unknown:
@@ -395,7 +469,9 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
                 raise ValueError("class_weight values must be finite and non-negative")
         else:
             raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {self.class_weight!r}")
-        return per_class[index]
+        if is_dask_collection(index):
+            return index.map_blocks(_take, per_class, dtype=np.float64)
+        return per_class[index.astype(np.intp)]
 
     def _set_coef(self, coef, intercept, dtype):
         self.coef_, self.intercept_ = coef, intercept
@@ -415,31 +491,47 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
     def decision_function(self, X):
         """Binary: ``z = X w + b`` (n,), positive for the second class of ``classes_``;
         multinomial: the logits ``X W^T + b`` (n, k)."""
+        if is_dask_collection(X):
+            return self._on_dask(self.decision_function, X, self._columns())
         z = self._linear(X)
         return z[:, 0] if z.shape[1] == 1 else z
 
     def predict(self, X):
         """The class of each row: ``classes_[1]`` where ``z > 0`` (binary), else the largest logit's."""
+        if is_dask_collection(X):
+            return self._on_dask(self.predict, X, None, self.classes_.dtype)
         z = self.decision_function(X)
         return self.classes_[(z > 0).astype(np.intp) if z.ndim == 1 else np.argmax(z, axis=1)]
 
     def predict_proba(self, X):
         """Class probabilities per row, in float64, computed without overflow: ``[1 - sigmoid(z),
         sigmoid(z)]`` (binary), or the softmax of the logits (rows sum to 1)."""
+        if is_dask_collection(X):
+            return self._on_dask(self.predict_proba, X, len(self.classes_), np.float64)
         return np.exp(self.predict_log_proba(X))
 
     def predict_log_proba(self, X):
         """Log-probabilities in float64, exact even where a probability rounds to 0 or 1:
         ``[-log1pexp(z), -log1pexp(-z)]`` (binary), or ``z - logsumexp(z)``."""
+        if is_dask_collection(X):
+            return self._on_dask(self.predict_log_proba, X, len(self.classes_), np.float64)
         z = self.decision_function(X).astype(np.float64)
-        if z.ndim == 2:
-            top = np.max(z, axis=1, keepdims=True)
-            return z - (top + np.log(np.sum(np.exp(z - top), axis=1, keepdims=True)))
-        backend = raw_kernels(self.backend)
-        log_negative, log_positive = np.empty_like(z), np.empty_like(z)
-        backend.log1pexp(z, log_negative, n_threads=1)
-        backend.log1pexp(-z, log_positive, n_threads=1)
-        return -np.column_stack([log_negative, log_positive])
+        return _log_proba(z, raw_kernels(self.backend))
+
+    def _columns(self):
+        """Columns of ``decision_function``: None (a vector) for two classes, else k."""
+        return None if len(self.classes_) == 2 else len(self.classes_)
+
+
+def _log_proba(z, backend):
+    """Log-probabilities of logits ``z`` (float64): binary (n,) or multinomial (n, k)."""
+    if z.ndim == 2:
+        top = np.max(z, axis=1, keepdims=True)
+        return z - (top + np.log(np.sum(np.exp(z - top), axis=1, keepdims=True)))
+    log_negative, log_positive = np.empty_like(z), np.empty_like(z)
+    backend.log1pexp(z, log_negative, n_threads=1)
+    backend.log1pexp(-z, log_positive, n_threads=1)
+    return -np.column_stack([log_negative, log_positive])
 
 
 @contextmanager
@@ -481,6 +573,20 @@ def _class_targets(y, classes, dtype):
     if len(classes) == 2:
         return classes, (y == classes[1]).astype(dtype)  # an n-byte mask, not 8n bytes of indices
     return classes, np.searchsorted(classes, y).astype(dtype)
+
+
+def _class_counts(index, k):
+    """Samples per class (float64, k) of the class indices ``index`` (a NumPy or Dask array)."""
+    if is_dask_collection(index):
+        import dask.array as da
+
+        return da.bincount(index.astype(np.intp), minlength=k).compute().astype(np.float64)
+    return np.bincount(index.astype(np.intp), minlength=k).astype(np.float64)
+
+
+def _take(index, table):
+    """``table[index]`` for class indices stored as floats."""
+    return table[index.astype(np.intp)]
 
 
 def _label_counts(y):

@@ -40,7 +40,8 @@ import numpy as np
 from fastgd import _validation as v
 from fastgd import network, training
 from fastgd._sklearn_compat import HAVE_SKLEARN, ClassifierMixin, RegressorMixin, check_is_fitted, validate_data
-from fastgd.linear_model import LogisticRegression, _GradientDescentModel
+from fastgd.dask import is_dask_collection
+from fastgd.linear_model import LogisticRegression, _DaskScore, _GradientDescentModel
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -110,6 +111,11 @@ class _MLP(_GradientDescentModel):
         return network.Network(sizes, self.activation, self._output_name())
 
     def _make_problem(self, X, targets, sample_weight, alpha, decoupled=False, is_training=False):
+        if is_dask_collection(X):
+            from fastgd.dask import DaskProblem
+
+            return DaskProblem(X, targets, sample_weight, "network", alpha, True, decoupled=decoupled,
+                               network=self._network(X.shape[1]))
         return training.NetworkProblem(X, targets, sample_weight, "network", alpha, True, decoupled=decoupled,
                                        network=self._network(X.shape[1]), record=is_training)
 
@@ -155,7 +161,7 @@ class _MLP(_GradientDescentModel):
         return self._network(X.shape[1]).forward(X, theta)[-1]
 
 
-class MLPClassifier(ClassifierMixin, _MLP):
+class MLPClassifier(_DaskScore, ClassifierMixin, _MLP):
     """A multi-layer perceptron classifier (see the module documentation for the parameters).
 
     Two classes: one sigmoid output unit and the binary cross-entropy; three or
@@ -166,7 +172,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
     _loss = "log_loss"
 
     def _check_fit_data(self, X, y, sample_weight, reset, finite_x_later=False):
-        shape = np.shape(np.asarray(y))
+        shape = y.shape if is_dask_collection(y) else np.shape(np.asarray(y))
         if len(shape) == 2 and shape[1] > 1:
             raise ValueError(f"MLPClassifier needs a 1-D y of class labels; got shape {shape} (multilabel "
                              "targets are not supported)")
@@ -175,6 +181,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
     def _prepare_targets(self, X, y, sample_weight, partial, classes=None):
         return LogisticRegression._prepare_targets(self, X, y, sample_weight, partial, classes)
 
+    _classes_of_call = LogisticRegression._classes_of_call
     _class_weights = LogisticRegression._class_weights
     _validation_rows = LogisticRegression._validation_rows
     class_weight = None
@@ -187,6 +194,8 @@ class MLPClassifier(ClassifierMixin, _MLP):
 
     def predict_proba(self, X):
         """Class probabilities per row (float64): the sigmoid or the softmax of the output."""
+        if is_dask_collection(X):
+            return self._on_dask(self.predict_proba, X, len(self.classes_), np.float64)
         Z = self._outputs(X).astype(np.float64)
         if Z.shape[1] == 1:
             p = 0.5 * (1 + np.tanh(0.5 * Z[:, 0]))
@@ -197,11 +206,13 @@ class MLPClassifier(ClassifierMixin, _MLP):
 
     def predict(self, X):
         """The most probable class of each row."""
+        if is_dask_collection(X):
+            return self._on_dask(self.predict, X, None, self.classes_.dtype)
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
 
-class MLPRegressor(RegressorMixin, _MLP):
+class MLPRegressor(_DaskScore, RegressorMixin, _MLP):
     """A multi-layer perceptron regressor with an identity output and the squared error
     (halved, averaged over the targets); ``y`` may have several columns."""
 
@@ -217,6 +228,12 @@ class MLPRegressor(RegressorMixin, _MLP):
     def _prepare_targets(self, X, y, sample_weight, partial, **kwargs):
         if kwargs:
             raise TypeError(f"unexpected arguments {sorted(kwargs)}")
+        if is_dask_collection(y):
+            from fastgd import dask as fdask
+
+            self._n_targets = 1 if y.ndim == 1 else y.shape[1]
+            y, _ = fdask.finite_targets(y if y.ndim == 2 else y[:, None], X.dtype)
+            return y, sample_weight
         y = np.asarray(y)
         if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
             raise ValueError(f"y must have shape ({X.shape[0]},) or ({X.shape[0]}, n_targets); got {y.shape}")
@@ -232,6 +249,14 @@ class MLPRegressor(RegressorMixin, _MLP):
         return "identity"
 
     def _check_fit_data(self, X, y, sample_weight, reset, finite_x_later=False):
+        if is_dask_collection(X):
+            from fastgd import dask as fdask
+
+            X = fdask.as_row_chunked(X)
+            self._check_n_features(X.shape[1], reset)
+            self._n_samples = X.shape[0]
+            y = fdask.aligned_vector(y, X, "y", allow_columns=True)
+            return X, y, fdask.check_sample_weight(sample_weight, X)
         X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32], accept_sparse=False,
                              y_numeric=True, multi_output=True, ensure_all_finite=not finite_x_later)
         X = np.ascontiguousarray(X)
@@ -240,5 +265,8 @@ class MLPRegressor(RegressorMixin, _MLP):
 
     def predict(self, X):
         """The network's output: (n,) for one target, (n, k) for several."""
+        if is_dask_collection(X):
+            single = self.coefs_[-1].shape[1] == 1 and self._n_targets == 1
+            return self._on_dask(self.predict, X, None if single else self.coefs_[-1].shape[1])
         Z = self._outputs(X)
         return Z[:, 0] if self.coefs_[-1].shape[1] == 1 and self._n_targets == 1 else Z

@@ -120,6 +120,14 @@ class Problem:
         """Extra per-epoch history columns (none for a linear model)."""
         return {}
 
+    def minibatch_runner(self, settings):
+        """The runner of this problem's mini-batch epochs (:func:`minibatch_runner`)."""
+        return minibatch_runner(self, settings)
+
+    def row_sample(self, backend):
+        """The :class:`RowSample` that compares parameters in mini-batch training."""
+        return RowSample(backend, self)
+
     def check_finite(self):
         """Raise ``ValueError`` when X holds NaN or infinity.  A fit validates y and the weights up front but looks
         at X only when training meets a non-finite value (it saves a pass over X); a divergence caused by the data
@@ -538,8 +546,8 @@ def _first_order(problem, theta, optimizer, schedule, settings, backend, validat
     loop, rates = FitLoop(settings, problem, advice=FIRST_ORDER_ADVICE), _Rates(schedule)
     grad = np.empty(theta.shape[0], dtype=theta.dtype)
     full_batch = settings.batch_size is None
-    epoch_runner = _full_batch_epoch if full_batch else _minibatch_epoch(problem, settings)
-    sample = None if full_batch else _RowSample(backend, problem)
+    epoch_runner = _full_batch_epoch if full_batch else problem.minibatch_runner(settings)
+    sample = None if full_batch else problem.row_sample(backend)
     if sample is not None:  # the first epoch's mean may have exploded already: measure against the start
         loop.stops.initial_loss = sample.loss(theta)
     best = _Best(theta, optimizer)
@@ -575,7 +583,7 @@ def _first_order(problem, theta, optimizer, schedule, settings, backend, validat
     return loop.result(theta)
 
 
-class _RowSample:
+class RowSample:
     """Up to 1024 rows spread evenly over X (no randomness consumed): the objective there
     compares parameters in mini-batch training, where epoch means describe a path."""
 
@@ -613,7 +621,7 @@ def _step_penalized(problem, theta, stepped, optimizer):
     optimizer.step([theta[:d], theta[d:]], [stepped[:d], stepped[d:]], no_weight_decay=(1,))
 
 
-def _minibatch_epoch(problem, settings):
+def minibatch_runner(problem, settings):
     """A runner of mini-batch epochs, each over a fresh permutation of the rows: compiled
     (``minibatch_epoch`` for the losses of LOSS_CODES, ``network_epoch`` for networks and multinomial models with
     intercepts), batch by batch through ``optimizer.step`` for a multinomial model without intercepts."""

@@ -13,6 +13,7 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
     if not os.path.exists(README):
         pytest.skip("needs the source tree")
     pytest.importorskip("matplotlib")
+    pytest.importorskip("dask.array")  # the Dask example (dask is in the test extra)
     blocks = re.findall(r"```python\n(.*?)```", open(README, encoding="utf-8").read(), re.S)
     assert len(blocks) >= 3
     monkeypatch.chdir(tmp_path)
