@@ -17,7 +17,7 @@ from fastgd.benchmark import cases
 
 SCALE = os.environ.get("FASTGD_BENCH_SCALE", "large")
 REQUIRED = {name.strip() for name in os.environ.get("FASTGD_REQUIRE_BACKENDS", "").split(",") if name.strip()}
-SLOW_ROUNDS = {"reference": 1}  # fits with the NumPy reference take seconds at the large scale
+SLOW_ROUNDS = {"reference": 1, "dask_ml": 1}  # fits of the NumPy reference and dask-ml take seconds at the large scale
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
@@ -50,7 +50,7 @@ def run_case(benchmark, case):
     benchmark.group = case.group
     benchmark.extra_info.update(kind=case.kind, group=case.group, implementation=case.implementation,
                                 family=case.family, bytes_moved=case.bytes_moved)
-    if case.kind == "fit":
+    if case.kind in ("fit", "dask") and case.implementation != cases.ROUND_TRIP:
         result = benchmark.pedantic(call, rounds=SLOW_ROUNDS.get(case.family, 3), iterations=1)
     else:
         result = benchmark(call)

@@ -183,7 +183,7 @@ def _parser():
     bench_parser.add_argument("--scale", choices=["small", "large"], default="small",
                               help="small: seconds; large: 1,000,000 x 100 data and 10,000,000 parameters, minutes")
     bench_parser.add_argument("--out", default="fastgd-bench", help="folder for bench.md, bench.json, bench.png")
-    bench_parser.add_argument("--kinds", nargs="+", choices=["loss", "optimizer", "fit", "memory"],
+    bench_parser.add_argument("--kinds", nargs="+", choices=["loss", "optimizer", "fit", "memory", "dask"],
                               default=["loss", "optimizer", "fit", "memory"])
     bench_parser.add_argument("--min-time", type=float, default=0.5, help="seconds to time each case for (at least 3 rounds)")
     bench_parser.add_argument("--readme", metavar="PATH", help="also write the report between the bench markers of PATH")

@@ -8,10 +8,11 @@ then (``pip install "fastgd[dask]"``).
 How a fit runs.  X is split by rows only (chunks along columns are merged into one); y and ``sample_weight`` are
 aligned with X's row chunks.  When the data fits in half the workers' memory it is persisted on them, otherwise
 every pass reads it again from its source (a Zarr store, files): memory stays bounded by a few chunks per worker.
-Each evaluation of the objective ships the parameters to every chunk's task, which runs the same fused
-loss+gradient kernel as a fit in one process and returns one vector ``[sum_i s_i l_i, sum_i s_i, sum_i s_i grad_i]``;
-the vectors are added pairwise in a tree on the workers and the client receives one: a single round trip per
-evaluation.  The solvers (SciPy's L-BFGS, full-batch descent and Armijo) and the fit loop (history, stop rules,
+Each evaluation of the objective ships the parameters to one task per worker, which runs the same fused
+loss+gradient kernel as a fit in one process on each chunk the worker holds and returns one vector per chunk,
+``[sum_i s_i l_i, sum_i s_i, sum_i s_i grad_i]``; the client adds them pairwise in chunk order (a tree, the same
+whatever the placement): a single round trip per evaluation.  (A tree of additions on the workers would wait for
+the scheduler at every level, about 10 ms each on a local cluster; the vectors are parameter-sized.)  The solvers (SciPy's L-BFGS, full-batch descent and Armijo) and the fit loop (history, stop rules,
 warnings, divergence guard) are the in-process ones, unchanged, on the client.
 
 Mini-batch training (``batch_size`` set) runs *local epochs*: every chunk starts the epoch from the same
@@ -284,6 +285,60 @@ def _blocks(array):
     return None if array is None else list(array.to_delayed().ravel())
 
 
+def _chunk_handles(X, y, sample_weight):
+    """``(client, chunks)``: per row chunk, the blocks ``(X, y, sample_weight)``: distributed futures and the
+    client when every array is persisted on a cluster (tasks are then submitted on them directly), else Dask
+    delayed objects and None.  A missing sample_weight is None in every chunk."""
+    client = _client()
+    arrays = [a for a in (X, y, sample_weight) if a is not None]
+    if client is not None:
+        from distributed import futures_of
+
+        futures = {future.key: future for a in arrays for future in futures_of(a)}
+        keys = [[key for key in _flat_keys(a)] for a in arrays]
+        if all(key in futures for a_keys in keys for key in a_keys):
+            blocks = [[futures[key] for key in a_keys] for a_keys in keys]
+            return client, _by_chunk(blocks, sample_weight is None)
+    return None, _by_chunk([_blocks(a) for a in arrays], sample_weight is None)
+
+
+def _placement(client, chunks):
+    """``{worker address: [chunk indices]}``: where the persisted chunks' X blocks are (waiting for them), so that
+    each evaluation sends one task per worker; None without a client.  A worker lost later only costs moving its
+    chunks' recomputed blocks to where the task runs."""
+    if client is None:
+        return None
+    from distributed import wait
+
+    blocks = [chunk[0] for chunk in chunks]
+    wait(blocks)
+    holders = client.who_has(blocks)
+    placement = {}
+    for index, block in enumerate(blocks):
+        worker = sorted(holders.get(block.key) or ["any"])[0]
+        placement.setdefault(worker, []).append(index)
+    return placement
+
+
+def _run_chunks(function, heads, blocks, tail):
+    """The task a worker runs per evaluation: ``function`` on each of its chunks, the results in a list."""
+    return [function(*head, *block, *tail) for head, block in zip(heads, blocks)]
+
+
+def _flat_keys(array):
+    keys = array.__dask_keys__()
+    while keys and isinstance(keys[0], list):
+        keys = [key for row in keys for key in row]
+    return keys
+
+
+def _by_chunk(blocks, unweighted):
+    """Per-array lists of blocks -> per-chunk tuples (X, y, sample_weight or None)."""
+    if unweighted:
+        blocks = [*blocks, [None] * len(blocks[0])]
+    return list(zip(*blocks))
+
+
 def _chunk_problem(spec, X, y, sample_weight):
     """The in-process :class:`fastgd.training.Problem` of one chunk (``spec``: its other fields)."""
     kind = spec.pop("kind")
@@ -308,13 +363,10 @@ def _chunk_sums(spec, backend_name, n_threads, X, y, sample_weight, theta):
     return sums
 
 
-def _tree_sum(parts):
-    """The sum of Dask delayed arrays, added pairwise in a tree on the workers."""
-    import dask
-
-    add = dask.delayed(np.add, pure=True)
+def _pairwise_sum(parts):
+    """The sum of ``parts`` added pairwise in a tree, in their order (deterministic)."""
     while len(parts) > 1:
-        parts = [add(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i] for i in range(0, len(parts), 2)]
+        parts = [parts[i] + parts[i + 1] if i + 1 < len(parts) else parts[i] for i in range(0, len(parts), 2)]
     return parts[0]
 
 
@@ -337,6 +389,30 @@ class DaskProblem(training.Problem):
     def __post_init__(self):
         super().__post_init__()
         self.X, self.y, self.sample_weight = persist_if_it_fits(self.X, self.y, self.sample_weight)
+        self._client, self._chunks = _chunk_handles(self.X, self.y, self.sample_weight)
+        self._placement = _placement(self._client, self._chunks)
+
+    def _run_per_chunk(self, function, head, tail, reduce=False, indexed=False):
+        """``function(*head, [chunk index,] X block, y block, weight block, *tail)`` per chunk, in one round trip:
+        the list of results in chunk order, or (``reduce``) their sum, added pairwise in chunk order (the same
+        whatever the chunks' placement).  Persisted data on a distributed cluster: one task per worker runs the
+        chunks it holds; otherwise one Dask graph (the local scheduler, or data read again from its source)."""
+        heads = [(*head, index) if indexed else head for index in range(len(self._chunks))]
+        if self._client is not None:
+            results = [None] * len(self._chunks)
+            tasks = {worker: self._client.submit(_run_chunks, function, [heads[c] for c in chunks],
+                                                 [self._chunks[c] for c in chunks], tail, workers=[worker],
+                                                 allow_other_workers=True, pure=False)
+                     for worker, chunks in self._placement.items()}
+            for (worker, chunks), done in zip(tasks.items(), self._client.gather(list(tasks.values()))):
+                for c, result in zip(self._placement[worker], done):
+                    results[c] = result
+        else:
+            import dask
+
+            task = dask.delayed(function, pure=True)
+            results = dask.compute([task(*h, *block, *tail) for h, block in zip(heads, self._chunks)])[0]
+        return _pairwise_sum(results) if reduce else results
 
     def _spec(self):
         spec = dict(loss=self.loss, alpha=0.0, fit_intercept=self.fit_intercept, decoupled=self.decoupled,
@@ -359,14 +435,8 @@ class DaskProblem(training.Problem):
 
     def loss_grad(self, backend, theta, grad, n_threads):
         """The weighted mean loss over every chunk, its gradient written into ``grad``: one round trip."""
-        import dask
-
-        chunk = dask.delayed(_chunk_sums, pure=True)
-        spec, threads = self._spec(), _task_threads(n_threads)
-        weights = _blocks(self.sample_weight) or [None] * len(self.X.chunks[0])
-        parts = [chunk(spec, backend.name, threads, xb, yb, sb, theta)
-                 for xb, yb, sb in zip(_blocks(self.X), _blocks(self.y), weights)]
-        sums = dask.compute(_tree_sum(parts))[0]
+        sums = self._run_per_chunk(_chunk_sums, (self._spec(), backend.name, _task_threads(n_threads)), (theta,),
+                                   reduce=8 * (theta.shape[0] + 2))
         grad[...] = sums[2:] / sums[1]
         return float(sums[0] / sums[1])
 
@@ -390,31 +460,27 @@ class DaskProblem(training.Problem):
         rng = np.random.default_rng(settings.random_state)
 
         def run(backend, problem, theta, grad, optimizer, settings):
-            import dask
-
             optimizer.bind(theta)  # the optimizer holds its buffers before they are averaged into it
-            seeds = rng.integers(2**63, size=len(self.X.chunks[0]))
             spec = dict(self._spec(), alpha=self.alpha)
             local = dataclasses.replace(settings, backend=backend.name, n_threads=_task_threads(settings.n_threads),
-                                        verbose=0)
-            weights = _blocks(self.sample_weight) or [None] * len(self.X.chunks[0])
-            epoch = dask.delayed(_local_epoch, pure=True)
-            parts = [epoch(spec, local, int(seed), xb, yb, sb, theta, optimizer)
-                     for seed, xb, yb, sb in zip(seeds, _blocks(self.X), _blocks(self.y), weights)]
-            return _average_into(dask.compute(parts)[0], theta, grad, optimizer, self.network)
+                                        verbose=0, random_state=int(rng.integers(2**62)))
+            results = self._run_per_chunk(_local_epoch, (spec, local), (theta, optimizer), indexed=True)
+            return _average_into(results, theta, grad, optimizer, self.network)
 
         return run
 
 
-def _local_epoch(spec, settings, seed, X, y, sample_weight, theta, optimizer):
-    """One compiled epoch of mini-batch steps on one chunk from ``theta`` and ``optimizer`` (copies):
-    ``(weight, loss, theta, grad, optimizer snapshot)``."""
+def _local_epoch(spec, settings, chunk, X, y, sample_weight, theta, optimizer):
+    """One compiled epoch of mini-batch steps on chunk number ``chunk`` from ``theta`` and ``optimizer`` (copies),
+    its rows in an order drawn from ``settings.random_state`` and ``chunk``: ``(weight, loss, theta, grad,
+    optimizer snapshot, active units or None)``."""
     weight = float(X.shape[0]) if sample_weight is None else float(np.sum(sample_weight, dtype=np.float64))
     theta, grad = theta.copy(), np.empty_like(theta)
     if weight == 0:
         return weight, 0.0, theta, np.zeros_like(theta), optimizer.snapshot(), None
     problem = _chunk_problem(dict(spec), X, y, sample_weight)
-    run = training.minibatch_runner(problem, dataclasses.replace(settings, random_state=seed))
+    seed = np.random.SeedSequence([settings.random_state, chunk]).generate_state(1)[0]
+    run = training.minibatch_runner(problem, dataclasses.replace(settings, random_state=int(seed)))
     with np.errstate(over="ignore", invalid="ignore"):
         loss = run(raw_kernels(settings.backend), problem, theta, grad, optimizer, settings)
     active = problem.network.active if spec["kind"] == "network" else None

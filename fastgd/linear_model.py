@@ -184,7 +184,7 @@ class _GradientDescentModel(BaseEstimator):
         A Dask X gives row-chunked Dask arrays (:mod:`fastgd.dask`); a Dask y or weight vector with NumPy X is
         computed (a vector, not X)."""
         if is_dask_collection(X):
-            return self._check_dask_fit_data(X, y, sample_weight, reset)
+            return self._check_dask_fit_data(X, y, sample_weight, reset, check_x=not finite_x_later)
         y, sample_weight = (value.compute() if is_dask_collection(value) else value for value in (y, sample_weight))
         X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32], accept_sparse=False,
                              y_numeric=self._loss == "squared_error", ensure_all_finite=not finite_x_later)
@@ -192,11 +192,13 @@ class _GradientDescentModel(BaseEstimator):
         sample_weight = v.check_sample_weight(sample_weight, length=X.shape[0], dtype=X.dtype)
         return X, y, sample_weight
 
-    def _check_dask_fit_data(self, X, y, sample_weight, reset):
+    def _check_dask_fit_data(self, X, y, sample_weight, reset, check_x):
         from fastgd import dask as fdask
 
         X = fdask.as_row_chunked(X)
         self._check_n_features(X.shape[1], reset)
+        if check_x:  # partial_fit: a pass over X on the workers before the optimizer's state changes
+            fdask.check_finite(X)
         return X, fdask.aligned_vector(y, X, "y"), fdask.check_sample_weight(sample_weight, X)
 
     def _check_n_features(self, n_features, reset):

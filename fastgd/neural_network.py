@@ -254,6 +254,8 @@ class MLPRegressor(_DaskScore, RegressorMixin, _MLP):
 
             X = fdask.as_row_chunked(X)
             self._check_n_features(X.shape[1], reset)
+            if not finite_x_later:
+                fdask.check_finite(X)
             self._n_samples = X.shape[0]
             y = fdask.aligned_vector(y, X, "y", allow_columns=True)
             return X, y, fdask.check_sample_weight(sample_weight, X)

@@ -122,7 +122,7 @@ def test_a_dask_dataframe_of_unknown_chunk_lengths(client):
     assert model.predict(frame).compute().shape == (len(X),)
 
 
-def test_the_data_is_persisted_on_the_workers_and_the_chunks_run_there(client):
+def test_the_data_is_persisted_on_the_workers_and_each_worker_runs_its_chunks(client):
     X, y = classification()
     Xd, yd = da.from_array(X, chunks=1500), da.from_array(y, chunks=1500)
     Xp, yp, _ = fdask.persist_if_it_fits(Xd, yd, None)
@@ -130,9 +130,10 @@ def test_the_data_is_persisted_on_the_workers_and_the_chunks_run_there(client):
     assert set(client.who_has(Xp)) and all(client.who_has(Xp).values())
     with distributed.get_task_stream(client) as stream:
         LogisticRegression(max_iter=5).fit(Xp, yp)
-    chunk_tasks = [t for t in stream.data if "_chunk_sums" in str(t["key"])]
-    workers = {t["worker"] for t in chunk_tasks}
-    assert len(chunk_tasks) >= 4 and workers <= set(client.scheduler_info()["workers"])
+    evaluation_tasks = [t for t in stream.data if "_run_chunks" in str(t["key"])]
+    workers = {t["worker"] for t in evaluation_tasks}
+    assert workers == set(client.scheduler_info()["workers"])  # one task per worker and evaluation, on its chunks
+    assert len(evaluation_tasks) % 2 == 0 and len(evaluation_tasks) >= 4
 
 
 def test_without_a_client_the_local_scheduler_is_used():

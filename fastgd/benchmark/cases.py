@@ -98,7 +98,7 @@ def family_of(implementation):
     if head in ("cython", "numba"):
         return "fastgd"
     return {"X@w": "numpy", "X@W": "numpy", FLOOR: "numpy", "numpy": "numpy", "torch": "torch", "sklearn": "sklearn",
-            "sklearnex": "sklearnex"}[head]
+            "sklearnex": "sklearnex", "dask": "dask_ml", "round": "dask"}[head]
 
 
 def scale_sizes(scale):
@@ -111,7 +111,7 @@ def scale_sizes(scale):
 def all_cases(scale, kinds=("loss", "optimizer", "fit")):
     """Every case of the given kinds at this scale, in report order (cheap: no data is made)."""
     sizes = scale_sizes(scale)
-    makers = {"loss": loss_cases, "optimizer": optimizer_cases, "fit": fit_cases}
+    makers = {"loss": loss_cases, "optimizer": optimizer_cases, "fit": fit_cases, "dask": dask_cases}
     unknown = set(kinds) - set(makers)
     if unknown:
         raise ValueError(f"unknown case kinds {sorted(unknown)}; choose from {sorted(makers)}")
@@ -767,3 +767,114 @@ def coefficients(model):
         return np.ravel(model.coef_), float(np.ravel(model.intercept_)[0])
     return model.weight.detach().numpy().ravel(), float(model.bias.detach().numpy()[0])
 
+
+
+# ---------------------------------------------------------------------------------------------- Dask fits
+
+DASK_CHUNKS = 8  # row chunks of the Dask cases' X
+DASK_WORKERS = 2  # worker processes of the local cluster, one thread each
+DASK_ML_SOLVERS = ("newton", "lbfgs", "gradient_descent")  # admm: 212 s on the large problem (the Dask issue), left out
+ROUND_TRIP = "round trip"  # one empty task on the cluster, there and back
+
+
+def dask_cases(sizes):
+    """A float64 L-BFGS fit to TARGET_GAP on a local cluster of DASK_WORKERS processes, the data in DASK_CHUNKS row
+    chunks persisted before the clock starts: fastgd on the Dask arrays and in one process (``tol=0``, the smallest
+    ``max_iter`` reaching the gap), dask-ml's solvers and one round trip to the cluster.  A dask-ml solver is timed
+    with its default settings; when that fit reaches the gap, with ``tol=0`` and the smallest ``max_iter`` that
+    does.  When it does not, its time is a lower bound of its time to the gap (a longer run starts with it)."""
+    n, d = sizes["n_samples"], sizes["n_features"]
+    group = (f"Dask LogisticRegression fit to gap {TARGET_GAP:g} float64 {n:,}x{d} in {DASK_CHUNKS} chunks, "
+             f"{DASK_WORKERS} workers")
+    implementations = ("cython dask", "cython", *(f"dask-ml {solver}" for solver in DASK_ML_SOLVERS), ROUND_TRIP)
+    return [Case("dask", group, implementation, None, *_dask_call(sizes, implementation), data_bytes=n * d * 8)
+            for implementation in implementations]
+
+
+_cluster = {}
+
+
+def _dask_client():
+    """A client of the benchmark's local cluster (started once per process, closed at exit)."""
+    if "client" not in _cluster:
+        _import_peer("dask.array")
+        distributed = _import_peer("distributed")
+        import atexit
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cluster = distributed.LocalCluster(n_workers=DASK_WORKERS, threads_per_worker=1, processes=True,
+                                               dashboard_address=None)
+        _cluster.update(cluster=cluster, client=distributed.Client(cluster))
+        atexit.register(lambda: (_cluster["client"].close(), _cluster["cluster"].close()))
+    return _cluster["client"]
+
+
+def _dask_problem(sizes):
+    """``(X, y, Xd, yd, alpha, best)``: the float64 logistic problem of the fit cases, and its copies persisted on
+    the cluster in DASK_CHUNKS row chunks."""
+
+    def make():
+        import dask.array as da
+        from distributed import wait
+
+        client = _dask_client()
+        X, y, alpha, best = fit_problem("float64", sizes)
+        edges = np.linspace(0, len(y), DASK_CHUNKS + 1).astype(int)
+        arrays = []
+        for data in (X, y):  # each block sent to a worker once (a graph holding the data is sent at every compute)
+            blocks = client.scatter([data[a:b] for a, b in zip(edges[:-1], edges[1:])])
+            arrays.append(da.concatenate([da.from_delayed(block, (b - a, *data.shape[1:]), data.dtype)
+                                          for block, a, b in zip(blocks, edges[:-1], edges[1:])]))
+        wait(arrays)
+        return X, y, *arrays, alpha, best
+
+    return _shared(("dask", sizes["n_samples"], sizes["n_features"]), make)
+
+
+def _dask_call(sizes, implementation):
+    """(prepare, describe) of one Dask case."""
+    found = {}
+
+    def gap(model):
+        X, y, _, _, alpha, best = _dask_problem(sizes)
+        w, b = coefficients(model)
+        return (objective(X, y, alpha, w, b) - best) / abs(best)
+
+    def prepare():
+        client = _dask_client()
+        X, y, Xd, yd, alpha, _ = _dask_problem(sizes)
+        if implementation == ROUND_TRIP:
+            return lambda: client.submit(int, 0, pure=False).result()
+        fit = _dask_fit(implementation, alpha)
+        data = (X, y) if implementation == "cython" else (Xd, yd)
+        if implementation.startswith("dask-ml") and gap(fit(*data, None)) > TARGET_GAP:
+            found["max_iter"] = "default"
+            return lambda: fit(*data, None)
+        found["max_iter"] = smallest_max_iter(lambda max_iter: gap(fit(*data, max_iter)) <= TARGET_GAP)
+        return lambda: fit(*data, found["max_iter"])
+
+    def describe(model):
+        if implementation == ROUND_TRIP:
+            return {}
+        return {"gap": gap(model), "n_iter": int(np.max(model.n_iter_)) if hasattr(model, "n_iter_") else None,
+                "max_iter": found["max_iter"]}
+
+    return prepare, describe
+
+
+def _dask_fit(implementation, alpha):
+    """``fit(X, y, max_iter) -> model`` with ``tol=0``: fastgd (on Dask or NumPy arrays) or a dask-ml solver
+    (``max_iter=None``: its default ``max_iter`` and ``tol``)."""
+    if implementation.startswith("dask-ml"):
+        linear_model = _import_peer("dask_ml.linear_model")
+        solver = implementation.split(" ", 1)[1]
+
+        def peer(X, y, max_iter):
+            limits = {} if max_iter is None else {"max_iter": max_iter, "tol": 0.0}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return linear_model.LogisticRegression(solver=solver, C=1.0 / (alpha * len(y)), **limits).fit(X, y)
+
+        return peer
+    return _lbfgs_fit("cython", alpha)

@@ -13,11 +13,12 @@ from collections import defaultdict
 
 from fastgd.benchmark.measure import Record
 
-PEERS = {"torch": "PyTorch", "sklearn": "scikit-learn", "sklearnex": "scikit-learn-intelex"}
+PEERS = {"torch": "PyTorch", "sklearn": "scikit-learn", "sklearnex": "scikit-learn-intelex", "dask_ml": "dask-ml"}
 KIND_TITLES = {
     "loss": "Fused loss + gradient (one pass over X)",
     "optimizer": "One optimizer step",
     "fit": "Training",
+    "dask": "Training on Dask (a local cluster)",
     "memory": "Memory a fit allocates (after a warm-up fit)",
 }
 
@@ -201,7 +202,7 @@ def machine_info():
         "numpy": np.__version__,
         "BLAS": _blas(),
     }
-    for module_name in ("numba", "torch", "sklearn", "sklearnex"):
+    for module_name in ("numba", "torch", "sklearn", "sklearnex", "dask", "dask_ml"):
         try:
             info[module_name] = __import__(module_name).__version__
         except ImportError:
