@@ -86,7 +86,7 @@ def as_row_chunked(X, name="X"):
         X = X.rechunk({1: -1})
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"{name} has shape {X.shape}: it needs at least one sample and one feature")
-    return X.map_blocks(np.ascontiguousarray, dtype=X.dtype)  # a DataFrame's blocks are column-major
+    return X
 
 
 def aligned_vector(values, X, name, dtype=None, allow_columns=False):
@@ -340,7 +340,9 @@ def _by_chunk(blocks, unweighted):
 
 
 def _chunk_problem(spec, X, y, sample_weight):
-    """The in-process :class:`fastgd.training.Problem` of one chunk (``spec``: its other fields)."""
+    """The in-process :class:`fastgd.training.Problem` of one chunk (``spec``: its other fields); X made
+    C-contiguous as the kernels read it (a copy only for blocks that are not, e.g. a DataFrame's)."""
+    X = np.ascontiguousarray(X)
     kind = spec.pop("kind")
     if kind == "network":
         spec["network"] = copy.deepcopy(spec["network"])  # its record of active units is per problem

@@ -192,14 +192,15 @@ class _GradientDescentModel(BaseEstimator):
         sample_weight = v.check_sample_weight(sample_weight, length=X.shape[0], dtype=X.dtype)
         return X, y, sample_weight
 
-    def _check_dask_fit_data(self, X, y, sample_weight, reset, check_x):
+    def _check_dask_fit_data(self, X, y, sample_weight, reset, check_x, y_columns=False):
+        """Dask X, y and weights checked and aligned (:mod:`fastgd.dask`); ``y_columns``: y may be (n, k)."""
         from fastgd import dask as fdask
 
         X = fdask.as_row_chunked(X)
         self._check_n_features(X.shape[1], reset)
         if check_x:  # partial_fit: a pass over X on the workers before the optimizer's state changes
             fdask.check_finite(X)
-        return X, fdask.aligned_vector(y, X, "y"), fdask.check_sample_weight(sample_weight, X)
+        return X, fdask.aligned_vector(y, X, "y", allow_columns=y_columns), fdask.check_sample_weight(sample_weight, X)
 
     def _check_n_features(self, n_features, reset):
         """Record ``n_features_in_`` (``reset``) or check X against it, as scikit-learn's ``validate_data``."""

@@ -250,15 +250,10 @@ class MLPRegressor(_DaskScore, RegressorMixin, _MLP):
 
     def _check_fit_data(self, X, y, sample_weight, reset, finite_x_later=False):
         if is_dask_collection(X):
-            from fastgd import dask as fdask
-
-            X = fdask.as_row_chunked(X)
-            self._check_n_features(X.shape[1], reset)
-            if not finite_x_later:
-                fdask.check_finite(X)
+            X, y, sample_weight = self._check_dask_fit_data(X, y, sample_weight, reset, not finite_x_later,
+                                                            y_columns=True)
             self._n_samples = X.shape[0]
-            y = fdask.aligned_vector(y, X, "y", allow_columns=True)
-            return X, y, fdask.check_sample_weight(sample_weight, X)
+            return X, y, sample_weight
         X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32], accept_sparse=False,
                              y_numeric=True, multi_output=True, ensure_all_finite=not finite_x_later)
         X = np.ascontiguousarray(X)

@@ -29,13 +29,24 @@ from fastgd import training  # noqa: E402
 from fastgd.backends import raw_kernels  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def cluster():
+def local_cluster(**options):
+    """A LocalCluster of 2 single-threaded worker processes.  Starting it sets OMP_NUM_THREADS=1 (and the like) in
+    this process's environment for its workers; the environment is restored at once, so that later tests (and
+    their subprocesses) do not inherit it."""
+    environment = dict(os.environ)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the dashboard's port may be taken
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                      memory_limit="2GiB") as cluster:
-            yield cluster
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                           **options)
+    os.environ.clear()
+    os.environ.update(environment)
+    return cluster
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with local_cluster(memory_limit="2GiB") as cluster:
+        yield cluster
 
 
 @pytest.fixture
@@ -235,10 +246,7 @@ def test_a_zarr_array_larger_than_the_workers_memory(tmp_path):
     in-process one on the same data."""
     zarr = pytest.importorskip("zarr")
     n, d, rows = 3_400_000, 100, 50_000
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                           memory_limit="600MiB")
+    cluster = local_cluster(memory_limit="600MiB")
     w = np.random.default_rng(0).standard_normal(d).astype(np.float32)
     with cluster, distributed.Client(cluster) as client:
         X = da.random.default_rng(1).standard_normal((n, d), chunks=(rows, d), dtype=np.float32)

@@ -21,6 +21,7 @@ written once), so ``bytes_moved / seconds`` is its throughput; fits that make
 an unknown number of passes over X have none.
 """
 
+import os
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -801,10 +802,13 @@ def _dask_client():
         distributed = _import_peer("distributed")
         import atexit
 
+        environment = dict(os.environ)  # starting the cluster sets OMP_NUM_THREADS=1 (for its workers) here
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             cluster = distributed.LocalCluster(n_workers=DASK_WORKERS, threads_per_worker=1, processes=True,
                                                dashboard_address=None)
+        os.environ.clear()
+        os.environ.update(environment)
         _cluster.update(cluster=cluster, client=distributed.Client(cluster))
         atexit.register(lambda: (_cluster["client"].close(), _cluster["cluster"].close()))
     return _cluster["client"]
@@ -857,8 +861,10 @@ def _dask_call(sizes, implementation):
     def describe(model):
         if implementation == ROUND_TRIP:
             return {}
-        return {"gap": gap(model), "n_iter": int(np.max(model.n_iter_)) if hasattr(model, "n_iter_") else None,
-                "max_iter": found["max_iter"]}
+        facts = {"gap": gap(model), "max_iter": found["max_iter"]}
+        if hasattr(model, "n_iter_"):  # dask-ml's models do not say
+            facts["n_iter"] = int(np.max(model.n_iter_))
+        return facts
 
     return prepare, describe
 
