@@ -304,8 +304,8 @@ def _chunk_handles(X, y, sample_weight):
 
 def _placement(client, chunks):
     """``{worker address: [chunk indices]}``: where the persisted chunks' X blocks are (waiting for them), so that
-    each evaluation sends one task per worker; None without a client.  A worker lost later only costs moving its
-    chunks' recomputed blocks to where the task runs."""
+    each evaluation sends one task per worker (address None: no holder known, any worker); None without a client.
+    A worker lost later only costs moving its chunks' recomputed blocks to where the task runs."""
     if client is None:
         return None
     from distributed import wait
@@ -315,7 +315,7 @@ def _placement(client, chunks):
     holders = client.who_has(blocks)
     placement = {}
     for index, block in enumerate(blocks):
-        worker = sorted(holders.get(block.key) or ["any"])[0]
+        worker = min(holders.get(block.key) or [None])
         placement.setdefault(worker, []).append(index)
     return placement
 
@@ -372,11 +372,6 @@ def _pairwise_sum(parts):
     return parts[0]
 
 
-def _task_threads(n_threads):
-    """Threads per chunk task: the estimator's ``n_threads`` when set, else 1 (Dask runs chunks in parallel)."""
-    return 1 if n_threads is None else n_threads
-
-
 @dataclasses.dataclass
 class DaskProblem(training.Problem):
     """A :class:`fastgd.training.Problem` whose X, y and sample weights are row-chunked Dask arrays.
@@ -384,9 +379,12 @@ class DaskProblem(training.Problem):
     The arrays are persisted when they fit (:func:`persist_if_it_fits`); :meth:`loss_grad` evaluates every chunk
     on the workers (one round trip); the solvers run unchanged.
     ``network``: the :class:`fastgd.network.Network` of an MLP (its ``loss`` is ``"network"``), else None.
+    ``task_threads``: threads of each chunk's kernel on a worker (the estimator's ``n_threads`` when set; 1 by
+    default, as Dask runs the chunks in parallel with its own threads and processes).
     """
 
     network: object = None
+    task_threads: int = 1
 
     def __post_init__(self):
         super().__post_init__()
@@ -402,12 +400,12 @@ class DaskProblem(training.Problem):
         heads = [(*head, index) if indexed else head for index in range(len(self._chunks))]
         if self._client is not None:
             results = [None] * len(self._chunks)
-            tasks = {worker: self._client.submit(_run_chunks, function, [heads[c] for c in chunks],
-                                                 [self._chunks[c] for c in chunks], tail, workers=[worker],
-                                                 allow_other_workers=True, pure=False)
-                     for worker, chunks in self._placement.items()}
-            for (worker, chunks), done in zip(tasks.items(), self._client.gather(list(tasks.values()))):
-                for c, result in zip(self._placement[worker], done):
+            tasks = [self._client.submit(_run_chunks, function, [heads[c] for c in chunks],
+                                         [self._chunks[c] for c in chunks], tail, pure=False, allow_other_workers=True,
+                                         workers=None if worker is None else [worker])
+                     for worker, chunks in self._placement.items()]
+            for chunks, done in zip(self._placement.values(), self._client.gather(tasks)):
+                for c, result in zip(chunks, done):
                     results[c] = result
         else:
             import dask
@@ -437,8 +435,8 @@ class DaskProblem(training.Problem):
 
     def loss_grad(self, backend, theta, grad, n_threads):
         """The weighted mean loss over every chunk, its gradient written into ``grad``: one round trip."""
-        sums = self._run_per_chunk(_chunk_sums, (self._spec(), backend.name, _task_threads(n_threads)), (theta,),
-                                   reduce=8 * (theta.shape[0] + 2))
+        sums = self._run_per_chunk(_chunk_sums, (self._spec(), backend.name, self.task_threads), (theta,),
+                                   reduce=True)
         grad[...] = sums[2:] / sums[1]
         return float(sums[0] / sums[1])
 
@@ -464,8 +462,8 @@ class DaskProblem(training.Problem):
         def run(backend, problem, theta, grad, optimizer, settings):
             optimizer.bind(theta)  # the optimizer holds its buffers before they are averaged into it
             spec = dict(self._spec(), alpha=self.alpha)
-            local = dataclasses.replace(settings, backend=backend.name, n_threads=_task_threads(settings.n_threads),
-                                        verbose=0, random_state=int(rng.integers(2**62)))
+            local = dataclasses.replace(settings, backend=backend.name, n_threads=self.task_threads, verbose=0,
+                                        random_state=int(rng.integers(2**62)))
             results = self._run_per_chunk(_local_epoch, (spec, local), (theta, optimizer), indexed=True)
             return _average_into(results, theta, grad, optimizer, self.network)
 

@@ -266,11 +266,13 @@ class _GradientDescentModel(BaseEstimator):
     def _make_problem(self, X, targets, sample_weight, alpha, decoupled=False, is_training=False):
         """The :class:`fastgd.training.Problem` of this model on ``(X, targets)``."""
         loss = "multinomial" if self._n_outputs() > 1 else self._loss
-        problem_class = training.Problem
         if is_dask_collection(X):
-            from fastgd.dask import DaskProblem as problem_class
-        return problem_class(X, targets, sample_weight, loss, alpha, bool(self.fit_intercept),
-                             decoupled=decoupled, n_classes=self._n_outputs())
+            from fastgd.dask import DaskProblem
+
+            return DaskProblem(X, targets, sample_weight, loss, alpha, bool(self.fit_intercept), decoupled=decoupled,
+                               n_classes=self._n_outputs(), task_threads=self.n_threads or 1)
+        return training.Problem(X, targets, sample_weight, loss, alpha, bool(self.fit_intercept),
+                                decoupled=decoupled, n_classes=self._n_outputs())
 
     def _n_outputs(self):
         """Columns of the weight matrix (and intercepts): 1 but for multinomial models."""

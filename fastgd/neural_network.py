@@ -115,7 +115,7 @@ class _MLP(_GradientDescentModel):
             from fastgd.dask import DaskProblem
 
             return DaskProblem(X, targets, sample_weight, "network", alpha, True, decoupled=decoupled,
-                               network=self._network(X.shape[1]))
+                               network=self._network(X.shape[1]), task_threads=self.n_threads or 1)
         return training.NetworkProblem(X, targets, sample_weight, "network", alpha, True, decoupled=decoupled,
                                        network=self._network(X.shape[1]), record=is_training)
 
