@@ -114,16 +114,18 @@ def test_fit_does_not_copy_X(backend, epoch):
     """A compiled fit allocates at most 10% of a float32 X, measured after a warm-up fit in a new process.
 
     The NumPy reference allocates n-sized temporaries (about 15% of X with 50
-    features), but never a copy of X.
+    features), but never a copy of X.  X is 80 MB: an epoch's permutation is 4%
+    of it, and the fixed allocations (the runtime's, page granularity) stay well
+    inside the budget (with 40 MB the Numba epoch measured 9.6-10.2%).
     """
     setup = f"""
 import numpy as np, fastgd
 from fastgd.benchmark import cases
-X, y, _ = fastgd.datasets.make_classification(200_000, 50, dtype=np.float32, random_state=0)
+X, y, _ = fastgd.datasets.make_classification(400_000, 50, dtype=np.float32, random_state=0)
 fit = cases.make_fit({backend.name!r}, 1e-6, epoch={epoch})
 """
     peak, method, numpy_peak = measure.peak_allocation_in_new_process(setup, "fit(X, y)")
-    x_bytes = 200_000 * 50 * 4
+    x_bytes = 400_000 * 50 * 4
     limit = 0.5 if backend.name == "numpy" else 0.1
     assert peak <= limit * x_bytes, f"{peak / x_bytes:.1%} of X allocated ({method}; NumPy's part {numpy_peak / x_bytes:.1%})"
 
