@@ -85,7 +85,12 @@ def check_finite(array, name, block_elements=1 << 20):
         if not np.isfinite(block).all():
             bad = np.unravel_index(np.flatnonzero(~np.isfinite(block.ravel()))[0], block.shape)
             index = (start + bad[0], *bad[1:]) if block.ndim else ()
-            raise ValueError(f"{name} contains NaN or infinity (first at index {tuple(int(i) for i in index)})")
+            raise ValueError(non_finite_message(name, index))
+
+
+def non_finite_message(name, index):
+    """The message naming the first NaN or infinity of ``name``, at ``index`` (a tuple)."""
+    return f"{name} contains NaN or infinity (first at index {tuple(int(i) for i in index)})"
 
 
 def check_vector(value, name, *, length, dtype):

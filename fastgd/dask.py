@@ -211,20 +211,7 @@ def _weights_like(y, sample_weight):
     _, da = _import_dask()
     if sample_weight is None:
         return da.ones_like(y, dtype=np.float64)
-    return _as_dask_vector(sample_weight, y).astype(np.float64)
-
-
-def _as_dask_vector(values, like):
-    """``values`` (Dask array or Series, or NumPy) as a Dask array chunked like ``like``'s rows."""
-    _, da = _import_dask()
-    if hasattr(values, "to_dask_array"):
-        values = values.to_dask_array(lengths=True)
-    if not isinstance(values, da.Array):
-        values = np.asarray(values)
-        values = da.from_array(values, chunks=(like.chunks[0],) + tuple((n,) for n in values.shape[1:]))
-    if any(math.isnan(size) for size in values.chunks[0]):
-        values = values.compute_chunk_sizes()
-    return values.rechunk({0: like.chunks[0]}) if values.chunks[0] != like.chunks[0] else values
+    return aligned_vector(sample_weight, y, "sample_weight", dtype=np.float64)
 
 
 def accuracy_score(y, predicted, sample_weight=None):
@@ -232,7 +219,7 @@ def accuracy_score(y, predicted, sample_weight=None):
     dask, _ = _import_dask()
     if any(math.isnan(size) for size in predicted.chunks[0]):
         predicted = predicted.compute_chunk_sizes()
-    y = _as_dask_vector(y, predicted)
+    y = aligned_vector(y, predicted, "y", allow_columns=True)
     weights = _weights_like(y, sample_weight)
     hits, total = dask.compute(((y == predicted) * weights).sum(), weights.sum())
     return float(hits / total)
@@ -245,7 +232,7 @@ def r2_score(y, predicted, sample_weight=None):
     dask, _ = _import_dask()
     if any(math.isnan(size) for size in predicted.chunks[0]):
         predicted = predicted.compute_chunk_sizes()
-    y = _as_dask_vector(y, predicted).astype(np.float64)
+    y = aligned_vector(y, predicted, "y", dtype=np.float64, allow_columns=True)
     if y.ndim == 1 and predicted.ndim == 2:
         y = y[:, None]
     weights = _weights_like(predicted[:, 0] if predicted.ndim == 2 else predicted, sample_weight)
@@ -274,7 +261,7 @@ def check_finite(X, name="X"):
     starts = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]])
     for start, (row, column) in zip(starts, firsts):
         if row >= 0:
-            raise ValueError(f"{name} contains NaN or infinity (first at index {(int(start + row), int(column))})")
+            raise ValueError(v.non_finite_message(name, (start + row, column)))
 
 
 # ---- the problem on the workers ---------------------------------------------------------------------------
@@ -350,10 +337,15 @@ def _chunk_problem(spec, X, y, sample_weight):
     return training.Problem(X, y, sample_weight, **spec)
 
 
+def _weight_sum(X, sample_weight):
+    """The chunk's total sample weight (its rows when unweighted)."""
+    return float(X.shape[0]) if sample_weight is None else float(np.sum(sample_weight, dtype=np.float64))
+
+
 def _chunk_sums(spec, backend_name, n_threads, X, y, sample_weight, theta):
     """``[sum_i s_i l_i, sum_i s_i, sum_i s_i grad_i ...]`` of one chunk at ``theta`` (float64): the chunk's
     weighted mean loss and gradient from the fused kernel, times its weight sum."""
-    weight = float(X.shape[0]) if sample_weight is None else float(np.sum(sample_weight, dtype=np.float64))
+    weight = _weight_sum(X, sample_weight)
     sums = np.zeros(2 + theta.shape[0])
     sums[1] = weight
     if weight > 0:
@@ -474,7 +466,7 @@ def _local_epoch(spec, settings, chunk, X, y, sample_weight, theta, optimizer):
     """One compiled epoch of mini-batch steps on chunk number ``chunk`` from ``theta`` and ``optimizer`` (copies),
     its rows in an order drawn from ``settings.random_state`` and ``chunk``: ``(weight, loss, theta, grad,
     optimizer snapshot, active units or None)``."""
-    weight = float(X.shape[0]) if sample_weight is None else float(np.sum(sample_weight, dtype=np.float64))
+    weight = _weight_sum(X, sample_weight)
     theta, grad = theta.copy(), np.empty_like(theta)
     if weight == 0:
         return weight, 0.0, theta, np.zeros_like(theta), optimizer.snapshot(), None
