@@ -1,34 +1,46 @@
-"""Optimizers with PyTorch's update rules and defaults, fused and compiled.
+"""Optimizers with PyTorch's update rules, defaults and state names, fused and compiled.
 
-Each optimizer updates a list of float arrays (or one array) in place::
+Each optimizer updates one float array, or a list of them, in place from
+gradients of the same shapes and dtype, and returns the raw gradient's
+global norm:
 
-    opt = fastgd.optim.Adam(lr=1e-3, clip_norm=1.0)
-    opt.step([w, b], [grad_w, grad_b])
+>>> import numpy as np
+>>> from fastgd.optim import Adam
+>>> w = np.zeros(3)
+>>> opt = Adam(lr=0.1, clip_norm=1.0)
+>>> round(opt.step(w, np.array([1.0, -2.0, 0.5])), 4)
+2.2913
+>>> w
+array([-0.1,  0.1, -0.1])
 
-Every step prepares the gradient elementwise, in this order (as PyTorch's
-``clip_grad_value_``, ``clip_grad_norm_`` and ``weight_decay`` do):
+Every step first prepares the gradient g elementwise, in this order (as
+PyTorch's clip_grad_value_, clip_grad_norm_ and weight_decay do):
 
-1. clip by value: ``g = clamp(g, -clip_value, clip_value)``;
-2. clip by global norm: ``g = g * min(1, clip_norm / (||g||_2 + 1e-6))`` with the
-   norm taken over all arrays together;
-3. L2 weight decay: ``g = g + weight_decay * p`` (decoupled decay, as AdamW's,
-   shrinks ``p`` instead).
+1. clip by value: g ← clamp(g, −clip_value, clip_value);
+2. clip by global norm: g ← g·min(1, clip_norm/(‖g‖ + 1e-6)), the norm taken
+   over all arrays together;
+3. L2 weight decay: g ← g + weight_decay·p (decoupled decay, as AdamW's,
+   shrinks p ← p·(1 − lr·weight_decay) instead).
 
-``opt.last_grad_norm`` is the raw gradient's global norm (before clipping).  By
-default (``check_finite=True``) a non-finite gradient raises ``ValueError`` and
+The optimizer's rule then updates its state buffers and p in one fused pass.
+``last_grad_norm`` is the raw gradient's global norm (before clipping).  By
+default (``check_finite=True``) a non-finite gradient raises ValueError and
 leaves parameters and state untouched; ``check_finite=False`` without
-``clip_norm`` makes each step a single fused pass over memory (PyTorch's
-behaviour: a NaN gradient then propagates).  Hyper-parameters are attributes,
-checked when set, and may be changed between steps (learning-rate schedules do
-this).  ``state_dict()`` / ``load_state_dict()`` round-trip through pickle.
+``clip_norm`` makes each step a single pass over memory (PyTorch's behaviour:
+a NaN gradient then propagates).  Hyper-parameters are attributes, checked
+when set, and may be changed between steps (learning-rate schedules do this).
+``state_dict()`` and ``load_state_dict()`` round-trip through pickle.
 
-Each optimizer is one declaration: its hyper-parameters (:class:`Hyper`: name,
+Optimizers: SGD, Adagrad, RMSprop, Adam, AdamW, NAdam, Adamax; Optimizer is
+their base class.
+
+Each optimizer is one declaration: its hyper-parameters (Hyper: name,
 PyTorch's default, the allowed values, the kernel slots it fills), its state
-buffers (:class:`Buffer`: name, the setting that needs it, its initial value),
-its scalar state and its kernel ``code``.  The constructor, the checks,
-``state_dict`` and both uses of the update -- :meth:`Optimizer.step` on the
-caller's arrays and the compiled training epochs -- derive from it; each
-backend implements the rule once, behind its ``optimizer_update`` kernel.
+buffers (Buffer: name, the setting that needs it, its initial value), its
+scalar state and its kernel ``code``.  The constructor, the checks,
+``state_dict`` and both uses of the update -- Optimizer.step on the caller's
+arrays and the compiled training epochs -- derive from it; each backend
+implements the rule once, behind its ``optimizer_update`` kernel.
 """
 
 import inspect
@@ -40,10 +52,64 @@ import numpy as np
 from fastgd import _validation as v
 from fastgd.backends import BACKEND_ORDER, raw_kernels
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "NAdam", "Adamax"]
+# The base class last: the concrete optimizers come first in listings (and their methods are named after them).
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "NAdam", "Adamax", "Optimizer"]
 
 NORM_EPS = 1e-6  # as torch.nn.utils.clip_grad_norm_
 _UNIT = v.Interval(numbers.Real, 0, 1, closed="left")
+
+# The descriptions every optimizer shares, written once: __init_subclass__ puts
+# them in place of these markers in each optimizer's docstring.
+_SHARED_DOCS = {
+    "{common options}": """\
+clip_value : float or None, default None
+    Clamp each gradient entry to [−clip_value, clip_value] first, as
+    torch.nn.utils.clip_grad_value_ (keyword-only, like the options below).
+    None: no clamp.
+clip_norm : float or None, default None
+    Then rescale the gradient to a global norm (over all parameter arrays
+    together) of at most clip_norm: g ← g·min(1, clip_norm/(‖g‖ + 1e-6)), as
+    torch.nn.utils.clip_grad_norm_.  None: no rescaling.
+check_finite : bool, default True
+    Refuse a gradient holding NaN or infinity: ``step`` raises ValueError
+    before anything is written.  False (without clip_norm) makes each step a
+    single fused pass over memory, as PyTorch's fused optimizers; a NaN
+    gradient then propagates into the parameters, as in PyTorch.
+backend : {"cython", "numba", "numpy"} or None, default None
+    The kernels that run the update; None: the current default backend (see
+    fastgd.get_backend).  They agree to rounding.
+n_threads : int or None, default None
+    Threads for large arrays; None: every core the process may use.  Results
+    are deterministic for a given n_threads.""",
+    "{common attributes}": """\
+Attributes
+----------
+step_count : int
+    Steps taken since construction or ``reset_state()`` (PyTorch's "step").
+last_grad_norm : float or None
+    The raw gradient's global norm at the last step, before any clipping
+    (None before the first step).
+state : list of dict or None
+    Per parameter array, {buffer name: array shaped like it}, with PyTorch's
+    buffer names; None before the first step.
+hyperparameters : tuple of str
+    The hyper-parameters' names, in signature order.  Each one, and each
+    option, is an attribute that may be changed between steps.""",
+    "{common raises}": """\
+Raises
+------
+ValueError
+    If a setting is outside its range, at construction or when assigned
+    later (fastgd's InvalidParameterError, also a TypeError).""",
+}
+
+
+def _with_shared_docs(doc):
+    """An optimizer's docstring with the shared descriptions in place of their markers."""
+    doc = inspect.cleandoc(doc)
+    for marker, text in _SHARED_DOCS.items():
+        doc = doc.replace(marker, text)
+    return doc
 
 
 class Hyper(v.Parameter):
@@ -129,16 +195,36 @@ def _global_norm_of_finite(grads):
 
 
 class Optimizer:
-    """The machinery every declared optimizer shares: construction, checks, the step,
-    the state it owns, clipping, the norm pass, ``state_dict``.
+    """Base class of the optimizers: construction, checks, the step, the state, ``state_dict``.
 
-    Options common to all (keyword-only):
+    A subclass is a declaration: its ``Hyper`` hyper-parameters (their order
+    is the signature's), its ``Buffer`` state buffers, its ``scalars`` and
+    its kernel ``code``.  From it the class gets its signature (the
+    hyper-parameters, then the keyword-only options clip_value, clip_norm,
+    check_finite, backend and n_threads), its checks and its ``state_dict``;
+    every backend implements the rule behind ``code`` once.  Use the
+    concrete optimizers (SGD, Adagrad, RMSprop, Adam, AdamW, NAdam, Adamax);
+    this class is for ``isinstance`` checks and new declarations.
 
-    * ``clip_value`` -- clamp each gradient entry to ``[-clip_value, clip_value]`` (None: off);
-    * ``clip_norm`` -- rescale the gradient to a global norm of at most ``clip_norm`` (None: off);
-    * ``check_finite`` -- refuse a non-finite gradient before touching anything (default True);
-    * ``backend`` -- ``"cython"``, ``"numba"``, ``"numpy"`` or None (the current default);
-    * ``n_threads`` -- threads for large arrays (None: every usable core).
+    Parameters
+    ----------
+    *args : object
+        The hyper-parameters of a subclass, in the order of its signature.
+    **kwargs : object
+        Its hyper-parameters and options by name.
+
+    See Also
+    --------
+    SGD, Adam : Two of the concrete optimizers.
+    torch.optim.Optimizer : PyTorch's base class, whose step conventions these follow.
+
+    Examples
+    --------
+    >>> from fastgd.optim import Adam, Optimizer
+    >>> isinstance(Adam(), Optimizer)
+    True
+    >>> Adam.hyperparameters
+    ('lr', 'betas', 'eps', 'weight_decay', 'amsgrad', 'decoupled_weight_decay')
     """
 
     code = None  # the kernel code of the rule
@@ -153,6 +239,8 @@ class Optimizer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if cls.__doc__:
+            cls.__doc__ = _with_shared_docs(cls.__doc__)
         hypers = [p for p in v.declared_parameters(cls).values() if isinstance(p, Hyper)]
         options = [p for p in v.declared_parameters(cls).values() if not isinstance(p, Hyper)]
         cls._hypers = tuple(hypers)
@@ -202,7 +290,13 @@ class Optimizer:
 
     @property
     def decouples_weight_decay(self):
-        """Whether ``weight_decay`` shrinks the parameters (AdamW) instead of adding to the gradient."""
+        """Whether ``weight_decay`` shrinks the parameters (AdamW) instead of adding to the gradient.
+
+        Returns
+        -------
+        bool
+            True for decoupled weight decay, p ← p·(1 − lr·weight_decay).
+        """
         return bool(getattr(self, "decoupled_weight_decay", False))
 
     def _active(self, buffer):
@@ -210,14 +304,27 @@ class Optimizer:
 
     # -- the state it owns ----------------------------------------------------------------
     def reset_state(self):
-        """Forget the state: the next step starts as the first."""
+        """Forget the state: the next step starts as the first.
+
+        The state buffers, the scalar state, ``step_count`` and
+        ``last_grad_norm`` are dropped; the hyper-parameters stay.  The next
+        step may then update arrays of other shapes.
+        """
         self.__dict__.update(_matrices=None, _shapes=None, step_count=0, last_grad_norm=None)
         self.__dict__["_scalar_state"] = np.array(list(self.scalars.values()), dtype=np.float64)
 
     @property
     def state(self):
-        """Per parameter array, ``{buffer name: array shaped like the parameter, or None}``
-        (None while the setting that needs the buffer is off); None before the first step."""
+        """The state buffers of each parameter array, under PyTorch's names.
+
+        Returns
+        -------
+        list of dict or None
+            Per parameter array, {buffer name: array shaped like the
+            parameter, or None while the setting that needs the buffer is
+            off}; None before the first step.  The arrays are views of the
+            optimizer's own state.
+        """
         if self._matrices is None:
             return None
         return [{b.name: (matrix[row].reshape(shape) if self._active(b) else None) for row, b in enumerate(self.buffers)}
@@ -242,12 +349,27 @@ class Optimizer:
         return self._matrices
 
     def snapshot(self):
-        """A copy of the state, the step count and the scalars, for :meth:`restore`."""
+        """Copy the state, the step count and the scalar state, for ``restore``.
+
+        Training uses it to take an epoch back (an adaptive rule may undo
+        one); ``state_dict`` is the format for saving.
+
+        Returns
+        -------
+        tuple
+            (state matrices or None, scalar state, step count), all copies.
+        """
         matrices = None if self._matrices is None else [m.copy() for m in self._matrices]
         return matrices, self._scalar_state.copy(), self.step_count
 
     def restore(self, snapshot):
-        """Return to a :meth:`snapshot` (the arrays are copied in place)."""
+        """Return to a ``snapshot``: the state is copied back into the optimizer's arrays.
+
+        Parameters
+        ----------
+        snapshot : tuple
+            What ``snapshot()`` returned, for the arrays the optimizer holds now.
+        """
         matrices, scalars, step_count = snapshot
         if matrices is None:
             self.reset_state()
@@ -258,12 +380,30 @@ class Optimizer:
         self.step_count = step_count
 
     def bind(self, param):
-        """Keyword arguments of a compiled loop that steps this optimizer on the flat array ``param``.
+        """Hand a compiled training loop what it needs to step this optimizer on ``param``.
 
-        The optimizer keeps its state for ``param`` (created at the first call);
-        ``state`` and ``scalars`` are its own arrays, updated in place by the
-        loop, which reports its number of steps to :meth:`advance`.  The
+        The optimizer keeps its state for ``param`` (created at the first
+        call); ``state`` and ``scalars`` are its own arrays, updated in place
+        by the loop, which reports its number of steps to ``advance``.  The
         intercept (the last entry) takes no weight decay.
+
+        Parameters
+        ----------
+        param : numpy.ndarray
+            The flat (1-D) parameter array the loop updates.
+
+        Returns
+        -------
+        dict
+            Keyword arguments of the loop: state, scalars, optimizer (the
+            code), hyper, intercept_hyper, step, clip_value and clip_norm
+            (infinity when off).
+
+        Raises
+        ------
+        ValueError
+            If ``param`` is not 1-D, or the optimizer holds state for other
+            arrays.
         """
         if param.ndim != 1:
             raise ValueError("a compiled loop steps one flat parameter array")
@@ -275,17 +415,53 @@ class Optimizer:
                     clip_norm=math.inf if self.clip_norm is None else self.clip_norm)
 
     def advance(self, n_steps):
-        """Count ``n_steps`` steps taken by a compiled loop (see :meth:`bind`)."""
+        """Count the steps a compiled loop took (see ``bind``).
+
+        Parameters
+        ----------
+        n_steps : int
+            The number of steps taken.
+        """
         self.step_count += int(n_steps)
 
     # -- the step -------------------------------------------------------------------------
     def step(self, params, grads, *, no_weight_decay=()):
-        """Update ``params`` in place from ``grads``; return the raw global gradient norm.
+        """Update ``params`` in place from ``grads``, as one PyTorch ``optimizer.step()``.
 
-        ``no_weight_decay`` lists the indices of parameter arrays that weight
-        decay leaves alone (PyTorch users put them, usually the biases, in a
-        parameter group with ``weight_decay=0``).  Everything is checked before
-        anything is written: a failed step changes neither parameters nor state.
+        The gradients are prepared (clip by value, clip by global norm, weight
+        decay) and the rule applied in one fused pass per array.  Everything is
+        checked before anything is written: a failed step changes neither
+        parameters nor state.  The first step creates the state for these
+        arrays; later steps must pass arrays of the same shapes and dtypes.
+
+        Parameters
+        ----------
+        params : numpy.ndarray or list of numpy.ndarray
+            The parameters: float32 or float64, C-contiguous and writeable,
+            updated in place.
+        grads : array_like or list of array_like
+            One gradient per parameter array, of its shape and dtype.
+        no_weight_decay : collection of int, default ()
+            Indices of parameter arrays that weight decay leaves alone
+            (PyTorch users put them, usually the biases, in a parameter group
+            with ``weight_decay=0``).
+
+        Returns
+        -------
+        float
+            The raw gradient's global norm over all arrays, before clipping
+            (also kept as ``last_grad_norm``).  With ``check_finite=False`` a
+            non-finite gradient gives NaN or infinity.
+
+        Raises
+        ------
+        TypeError
+            If a parameter is not a float32 or float64 numpy.ndarray.
+        ValueError
+            If the arrays do not match (number, shapes, dtypes, the held
+            state), a parameter is not C-contiguous and writeable, an index of
+            ``no_weight_decay`` is out of range, or (with ``check_finite``) a
+            gradient holds NaN or infinity.
         """
         params = _check_params(params)
         grads = _check_grads(grads, params)
@@ -335,8 +511,22 @@ class Optimizer:
         return {name: getattr(self, name) for name in (*self.hyperparameters, "clip_value", "clip_norm", "check_finite")}
 
     def state_dict(self):
-        """A picklable copy of the hyper-parameters, the step count, every state buffer (also
-        those of settings now off, as the optimizer keeps them) and the scalar state."""
+        """Return a picklable copy of the settings, the step count and the state.
+
+        The buffers carry PyTorch's names (exp_avg, exp_avg_sq, sum,
+        momentum_buffer, ...), but the layout is fastgd's own: one dict per
+        parameter array, not PyTorch's parameter groups.
+
+        Returns
+        -------
+        dict
+            Keys: "optimizer" (the class name), "hyperparameters" (the
+            hyper-parameters, clip_value, clip_norm and check_finite), "step",
+            "state" (per parameter array, {buffer name: array}, including the
+            buffers of settings now off, as the optimizer keeps them; None
+            before the first step) and "scalars" (the scalar state, such as
+            NAdam's mu_product).
+        """
         state = None if self._matrices is None else [
             {b.name: matrix[row].reshape(shape).copy() for row, b in enumerate(self.buffers)}
             for matrix, shape in zip(self._matrices, self._shapes)
@@ -345,9 +535,21 @@ class Optimizer:
                 "state": state, "scalars": dict(zip(self.scalars, self._scalar_state.tolist()))}
 
     def load_state_dict(self, state_dict):
-        """Restore what :meth:`state_dict` returned (copies, so both stay independent).
+        """Restore the settings and state that ``state_dict`` returned.
 
-        A malformed ``state_dict`` raises ``ValueError`` and changes nothing.
+        The arrays are copied, so the optimizer and ``state_dict`` stay
+        independent.  The backend and n_threads are not part of it.
+
+        Parameters
+        ----------
+        state_dict : dict
+            What ``state_dict()`` of an optimizer of the same class returned.
+
+        Raises
+        ------
+        ValueError
+            If ``state_dict`` is malformed or for another class; nothing is
+            changed then.
         """
         name, settings, step, matrices, shapes, scalars = self._read_state_dict(state_dict)
         previous = self._settings()
@@ -400,12 +602,60 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with momentum and Nesterov momentum (PyTorch's rule).
+    """Stochastic gradient descent, with optional momentum and Nesterov momentum.
 
-    With ``d`` the prepared gradient, ``mu`` = momentum and ``tau`` = dampening::
+    The rule, the defaults and the state name (momentum_buffer) of
+    torch.optim.SGD.  With g the prepared gradient (clipped, plus
+    weight_decay·p), μ = momentum and τ = dampening, at each step::
 
-        b = d at the first step with momentum, else  b = mu b + (1 - tau) d
-        p = p - lr (d + mu b)   (nesterov)   or   p = p - lr b   (else);   without momentum p = p - lr d
+        b ← g                     at the first step (momentum > 0)
+        b ← μ·b + (1 − τ)·g       at the later steps
+        p ← p − lr·(g + μ·b)      with nesterov
+        p ← p − lr·b              with momentum, without nesterov
+        p ← p − lr·g              without momentum (no buffer)
+
+    Parameters
+    ----------
+    lr : float, default 0.001
+        The learning rate, ≥ 0.
+    momentum : float, default 0.0
+        The momentum factor μ ≥ 0; 0 turns momentum off.
+    dampening : float, default 0.0
+        The dampening τ of the gradient added to the momentum buffer.
+    weight_decay : float, default 0.0
+        L2 penalty, ≥ 0: g ← g + weight_decay·p.
+    nesterov : bool, default False
+        Nesterov momentum; needs momentum > 0 and dampening = 0.
+    {common options}
+
+    {common attributes}
+
+    Raises
+    ------
+    ValueError
+        If a setting is outside its range, at construction or when assigned
+        later (fastgd's InvalidParameterError, also a TypeError), or
+        nesterov is set without momentum or with dampening.
+
+    See Also
+    --------
+    torch.optim.SGD : PyTorch's SGD: the same rule and defaults.
+    fastgd.schedules.ArmijoLineSearch : A line search for plain SGD steps.
+
+    Examples
+    --------
+    Two steps on f(w) = ‖w‖², whose gradient is 2·w:
+
+    >>> import numpy as np
+    >>> from fastgd.optim import SGD
+    >>> w = np.array([1.0, -2.0])
+    >>> opt = SGD(lr=0.1, momentum=0.9)
+    >>> for _ in range(2):
+    ...     norm = opt.step(w, 2 * w)
+    >>> w
+    array([ 0.46, -0.92])
+    >>> opt.state[0]["momentum_buffer"]
+    array([ 3.4, -6.8])
     """
 
     code = 0
@@ -423,10 +673,49 @@ class SGD(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """Adagrad (PyTorch's rule), at step t (from 1)::
+    """Adagrad: per-entry rates that shrink with the sum of squared gradients.
 
-        s = s + d^2          (s starts at initial_accumulator_value)
-        p = p - lr / (1 + (t - 1) lr_decay) d / (sqrt(s) + eps)
+    The rule, the defaults and the state name (sum) of torch.optim.Adagrad.
+    With g the prepared gradient (clipped, plus weight_decay·p), at step t
+    (from 1)::
+
+        s ← s + g²                          (s starts at initial_accumulator_value)
+        p ← p − lr/(1 + (t − 1)·lr_decay) · g/(√s + ε)
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+        The learning rate, ≥ 0.
+    lr_decay : float, default 0.0
+        The decay of the rate with the step count, ≥ 0.
+    weight_decay : float, default 0.0
+        L2 penalty, ≥ 0: g ← g + weight_decay·p.
+    initial_accumulator_value : float, default 0.0
+        The initial value of every entry of the sum s, ≥ 0.
+    eps : float, default 1e-10
+        The ε added to √s for numerical stability.
+    {common options}
+
+    {common attributes}
+
+    {common raises}
+
+    See Also
+    --------
+    torch.optim.Adagrad : PyTorch's Adagrad: the same rule and defaults.
+    RMSprop : A moving average of g² instead of the sum.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgd.optim import Adagrad
+    >>> w = np.array([1.0, -2.0])
+    >>> opt = Adagrad(lr=0.5)
+    >>> norm = opt.step(w, np.array([2.0, -4.0]))
+    >>> w
+    array([ 0.5, -1.5])
+    >>> opt.state[0]["sum"]
+    array([ 4., 16.])
     """
 
     code = 1
@@ -439,13 +728,58 @@ class Adagrad(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """RMSprop, optionally centered and with momentum (PyTorch's rule)::
+    """RMSprop: steps scaled by a moving average of squared gradients.
 
-        v = alpha v + (1 - alpha) d^2
-        a = sqrt(v) + eps,  or centered:  m = m + (1 - alpha)(d - m),  a = sqrt(max(v - m^2, 0)) + eps
-        b = mu b + d / a,  p = p - lr b   (momentum mu > 0)   or   p = p - lr d / a
+    The rule, the defaults and the state names (square_avg, momentum_buffer,
+    grad_avg) of torch.optim.RMSprop.  With g the prepared gradient
+    (clipped, plus weight_decay·p), α = alpha and μ = momentum::
 
-    The clamp at 0 is where PyTorch would produce NaN.
+        v ← α·v + (1 − α)·g²
+        a = √v + ε
+        centered:  ḡ ← α·ḡ + (1 − α)·g,   a = √max(v − ḡ², 0) + ε
+        b ← μ·b + g/a,   p ← p − lr·b     with momentum (μ > 0)
+        p ← p − lr·g/a                    without momentum
+
+    The clamp at 0 in the centered variant is the one difference from
+    PyTorch, which would produce NaN there.
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+        The learning rate, ≥ 0.
+    alpha : float, default 0.99
+        The smoothing constant α of the averages, in [0, 1].
+    eps : float, default 1e-08
+        The ε added to the root for numerical stability.
+    weight_decay : float, default 0.0
+        L2 penalty, ≥ 0: g ← g + weight_decay·p.
+    momentum : float, default 0.0
+        The momentum factor μ ≥ 0; 0 turns momentum off.
+    centered : bool, default False
+        Divide by an estimate of the gradient's variance, v − ḡ², instead of
+        its second moment.
+    {common options}
+
+    {common attributes}
+
+    {common raises}
+
+    See Also
+    --------
+    torch.optim.RMSprop : PyTorch's RMSprop: the same rule and defaults.
+    Adam : Adds a bias-corrected first moment.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgd.optim import RMSprop
+    >>> w = np.array([1.0, -2.0])
+    >>> opt = RMSprop(lr=0.01, alpha=0.75)
+    >>> norm = opt.step(w, np.array([2.0, -4.0]))
+    >>> w
+    array([ 0.98, -1.98])
+    >>> opt.state[0]["square_avg"]
+    array([1., 4.])
     """
 
     code = 2
@@ -459,13 +793,65 @@ class RMSprop(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (PyTorch's rule), with optional AMSGrad and decoupled weight decay, at step t::
+    """Adam: steps from bias-corrected moving averages of the gradient and its square.
 
-        m = m + (1 - beta1)(d - m),   v = beta2 v + (1 - beta2) d^2,   (amsgrad: v = vmax = max(vmax, v))
-        p = p - lr / (1 - beta1^t) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+    The rule, the defaults and the state names (exp_avg, exp_avg_sq,
+    max_exp_avg_sq) of torch.optim.Adam, AMSGrad and decoupled weight decay
+    included.  With g the prepared gradient, (β₁, β₂) = betas, at step t
+    (from 1)::
 
-    ``weight_decay`` adds ``weight_decay * p`` to ``d`` (L2), or with
-    ``decoupled_weight_decay`` shrinks ``p = p (1 - lr weight_decay)`` first (AdamW).
+        m ← β₁·m + (1 − β₁)·g
+        v ← β₂·v + (1 − β₂)·g²
+        amsgrad:  v_max ← max(v_max, v), used in place of v below
+        m̂ = m/(1 − β₁ᵗ),   v̂ = v/(1 − β₂ᵗ)
+        p ← p − lr·m̂/(√v̂ + ε)
+
+    weight_decay adds weight_decay·p to g (L2), or, with
+    decoupled_weight_decay, shrinks p ← p·(1 − lr·weight_decay) before the
+    moment updates (AdamW).
+
+    Parameters
+    ----------
+    lr : float, default 0.001
+        The learning rate, ≥ 0.
+    betas : tuple of (float, float), default (0.9, 0.999)
+        (β₁, β₂), the decay rates of the first and second moments, each in
+        [0, 1).
+    eps : float, default 1e-08
+        The ε added to √v̂ for numerical stability.
+    weight_decay : float, default 0.0
+        The weight decay, ≥ 0: L2 (added to g) or decoupled.
+    amsgrad : bool, default False
+        Divide by the largest second moment seen so far (AMSGrad).
+    decoupled_weight_decay : bool, default False
+        Shrink the parameters instead of adding to the gradient, which
+        makes this AdamW.
+    {common options}
+
+    {common attributes}
+
+    {common raises}
+
+    See Also
+    --------
+    torch.optim.Adam : PyTorch's Adam: the same rule and defaults.
+    AdamW : Adam with decoupled weight decay on by default.
+    NAdam, Adamax : Adam with Nesterov momentum, with the infinity norm.
+
+    Examples
+    --------
+    The first step moves each entry by about lr against the sign of its
+    gradient:
+
+    >>> import numpy as np
+    >>> from fastgd.optim import Adam
+    >>> w = np.array([1.0, -2.0])
+    >>> opt = Adam(lr=0.1)
+    >>> norm = opt.step(w, np.array([2.0, -4.0]))
+    >>> w
+    array([ 0.9, -1.9])
+    >>> sorted(opt.state_dict()["state"][0])
+    ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq']
     """
 
     code = 3
@@ -479,8 +865,51 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (PyTorch's AdamW): ``p = p (1 - lr weight_decay)``
-    before the moment updates, and no L2 term in the gradient; otherwise :class:`Adam`.
+    """AdamW: Adam with decoupled weight decay.
+
+    The rule, the defaults and the state names of torch.optim.AdamW: the
+    parameters shrink, p ← p·(1 − lr·weight_decay), before the moment
+    updates, and the gradient takes no L2 term; the rest is Adam's::
+
+        p ← p·(1 − lr·weight_decay)
+        m ← β₁·m + (1 − β₁)·g,   v ← β₂·v + (1 − β₂)·g²
+        p ← p − lr·m̂/(√v̂ + ε),   m̂ = m/(1 − β₁ᵗ),  v̂ = v/(1 − β₂ᵗ)
+
+    Parameters
+    ----------
+    lr : float, default 0.001
+        The learning rate, ≥ 0.
+    betas : tuple of (float, float), default (0.9, 0.999)
+        (β₁, β₂), the decay rates of the first and second moments, each in
+        [0, 1).
+    eps : float, default 1e-08
+        The ε added to √v̂ for numerical stability.
+    weight_decay : float, default 0.01
+        The decoupled weight decay coefficient, ≥ 0.
+    amsgrad : bool, default False
+        Divide by the largest second moment seen so far (AMSGrad).
+    decoupled_weight_decay : bool, default True
+        False turns this into Adam with an L2 term.
+    {common options}
+
+    {common attributes}
+
+    {common raises}
+
+    See Also
+    --------
+    torch.optim.AdamW : PyTorch's AdamW: the same rule and defaults.
+    Adam : The same rule with L2 weight decay by default.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgd.optim import AdamW
+    >>> w = np.array([1.0, -2.0])
+    >>> opt = AdamW(lr=0.1, weight_decay=0.5)
+    >>> norm = opt.step(w, np.array([2.0, -4.0]))
+    >>> w
+    array([ 0.85, -1.8 ])
     """
 
     weight_decay = Hyper(1e-2, v.NON_NEGATIVE)
@@ -488,15 +917,59 @@ class AdamW(Adam):
 
 
 class NAdam(Optimizer):
-    """Adam with Nesterov momentum (PyTorch's NAdam), at step t, ``psi`` = momentum_decay::
+    """NAdam: Adam with Nesterov momentum.
 
-        mu_t = beta1 (1 - 0.5 * 0.96^(t psi)),   mu_product = mu_1 mu_2 ... mu_t
-        m = m + (1 - beta1)(d - m),   v = beta2 v + (1 - beta2) d^2,   a = sqrt(v / (1 - beta2^t)) + eps
-        p = p - lr (1 - mu_t) / (1 - mu_product) d / a - lr mu_{t+1} / (1 - mu_product mu_{t+1}) m / a
+    The rule, the defaults and the state names (exp_avg, exp_avg_sq,
+    mu_product) of torch.optim.NAdam.  With g the prepared gradient,
+    (β₁, β₂) = betas and ψ = momentum_decay, at step t (from 1)::
 
-    ``weight_decay`` adds ``weight_decay * p`` to ``d`` (L2), or with
-    ``decoupled_weight_decay`` shrinks ``p = p (1 - lr weight_decay)`` first.
-    ``mu_product`` is kept in float64 (PyTorch keeps it in its default dtype).
+        μₜ = β₁·(1 − 0.5·0.96^(t·ψ)),   Πₜ = μ₁·μ₂·…·μₜ   (mu_product)
+        m ← β₁·m + (1 − β₁)·g,   v ← β₂·v + (1 − β₂)·g²
+        a = √(v/(1 − β₂ᵗ)) + ε
+        p ← p − lr·(1 − μₜ)/(1 − Πₜ)·g/a − lr·μₜ₊₁/(1 − Πₜ·μₜ₊₁)·m/a
+
+    weight_decay adds weight_decay·p to g (L2), or, with
+    decoupled_weight_decay, shrinks p ← p·(1 − lr·weight_decay) first.
+    mu_product is one scalar kept in float64 (PyTorch keeps one per
+    parameter in its default dtype).
+
+    Parameters
+    ----------
+    lr : float, default 0.002
+        The learning rate, ≥ 0.
+    betas : tuple of (float, float), default (0.9, 0.999)
+        (β₁, β₂), the decay rates of the first and second moments, each in
+        [0, 1).
+    eps : float, default 1e-08
+        The ε added to the root for numerical stability.
+    weight_decay : float, default 0.0
+        The weight decay, ≥ 0: L2 (added to g) or decoupled.
+    momentum_decay : float, default 0.004
+        The ψ of μₜ: how fast the momentum factor rises towards β₁, ≥ 0.
+    decoupled_weight_decay : bool, default False
+        Shrink the parameters instead of adding to the gradient (as AdamW).
+    {common options}
+
+    {common attributes}
+
+    {common raises}
+
+    See Also
+    --------
+    torch.optim.NAdam : PyTorch's NAdam: the same rule and defaults.
+    Adam : The same moments without Nesterov momentum.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgd.optim import NAdam
+    >>> w = np.array([1.0, -2.0])
+    >>> opt = NAdam(lr=0.1)
+    >>> norm = opt.step(w, np.array([2.0, -4.0]))
+    >>> w.round(4)
+    array([ 0.8944, -1.8944])
+    >>> round(opt.state_dict()["scalars"]["mu_product"], 4)
+    0.4501
     """
 
     code = 4
@@ -511,12 +984,49 @@ class NAdam(Optimizer):
 
 
 class Adamax(Optimizer):
-    """Adam with the infinity norm (PyTorch's Adamax), at step t::
+    """Adamax: Adam with the infinity norm in place of the second moment.
 
-        m = m + (1 - beta1)(d - m),   u = max(beta2 u, |d| + eps)
-        p = p - lr / (1 - beta1^t) m / u
+    The rule, the defaults and the state names (exp_avg, exp_inf) of
+    torch.optim.Adamax.  With g the prepared gradient (clipped, plus
+    weight_decay·p), (β₁, β₂) = betas, at step t (from 1)::
 
-    ``weight_decay`` adds ``weight_decay * p`` to ``d`` (L2).
+        m ← β₁·m + (1 − β₁)·g
+        u ← max(β₂·u, |g| + ε)
+        p ← p − lr/(1 − β₁ᵗ)·m/u
+
+    Parameters
+    ----------
+    lr : float, default 0.002
+        The learning rate, ≥ 0.
+    betas : tuple of (float, float), default (0.9, 0.999)
+        (β₁, β₂), the decay rates of the first moment and of the infinity
+        norm, each in [0, 1).
+    eps : float, default 1e-08
+        The ε added to |g| for numerical stability.
+    weight_decay : float, default 0.0
+        L2 penalty, ≥ 0: g ← g + weight_decay·p.
+    {common options}
+
+    {common attributes}
+
+    {common raises}
+
+    See Also
+    --------
+    torch.optim.Adamax : PyTorch's Adamax: the same rule and defaults.
+    Adam : The same first moment with a second moment.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgd.optim import Adamax
+    >>> w = np.array([1.0, -2.0])
+    >>> opt = Adamax(lr=0.1)
+    >>> norm = opt.step(w, np.array([2.0, -4.0]))
+    >>> w
+    array([ 0.9, -1.9])
+    >>> opt.state[0]["exp_inf"]  # |g| + ε
+    array([2.00000001, 4.00000001])
     """
 
     code = 5
