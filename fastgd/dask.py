@@ -145,10 +145,21 @@ def persist_if_it_fits(*arrays):
     :data:`PERSIST_FRACTION` of it, else unchanged: each pass then reads them again from their source."""
     dask, _ = _import_dask()
     present = [a for a in arrays if a is not None]
-    if sum(a.nbytes for a in present) > _memory_for_data():
+    if all(_persisted(a) for a in present) or sum(a.nbytes for a in present) > _memory_for_data():
         return arrays
     persisted = iter(dask.persist(*present))
     return tuple(None if a is None else next(persisted) for a in arrays)
+
+
+def _persisted(array):
+    """Whether every block of ``array`` is already held by the cluster (a future of the client in use)."""
+    client = _client()
+    if client is None:
+        return False
+    from distributed import futures_of
+
+    held = {future.key for future in futures_of(array)}
+    return all(key in held for key in _flat_keys(array))
 
 
 def check_sample_weight(sample_weight, X):
@@ -289,27 +300,17 @@ def _chunk_handles(X, y, sample_weight):
     return None, _by_chunk([_blocks(a) for a in arrays], sample_weight is None)
 
 
-def _placement(client, chunks):
-    """``{worker address: [chunk indices]}``: where the persisted chunks' X blocks are (waiting for them), so that
-    each evaluation sends one task per worker (address None: no holder known, any worker); None without a client.
-    A worker lost later only costs moving its chunks' recomputed blocks to where the task runs."""
-    if client is None:
-        return None
-    from distributed import wait
-
-    blocks = [chunk[0] for chunk in chunks]
-    wait(blocks)
-    holders = client.who_has(blocks)
-    placement = {}
-    for index, block in enumerate(blocks):
-        worker = min(holders.get(block.key) or [None])
-        placement.setdefault(worker, []).append(index)
-    return placement
-
-
 def _run_chunks(function, heads, blocks, tail):
-    """The task a worker runs per evaluation: ``function`` on each of its chunks, the results in a list."""
-    return [function(*head, *block, *tail) for head, block in zip(heads, blocks)]
+    """The task a worker runs per evaluation: ``function`` on each of its chunks; ``(the worker's address, the
+    results in a list)``."""
+    from distributed import get_worker
+
+    return get_worker().address, [function(*head, *block, *tail) for head, block in zip(heads, blocks)]
+
+
+def _where(worker):
+    """``submit`` options: prefer ``worker`` (any other when it is gone), or let the scheduler choose (None)."""
+    return {} if worker is None else {"workers": [worker], "allow_other_workers": True}
 
 
 def _flat_keys(array):
@@ -382,7 +383,9 @@ class DaskProblem(training.Problem):
         super().__post_init__()
         self.X, self.y, self.sample_weight = persist_if_it_fits(self.X, self.y, self.sample_weight)
         self._client, self._chunks = _chunk_handles(self.X, self.y, self.sample_weight)
-        self._placement = _placement(self._client, self._chunks)
+        # {worker address: chunk indices}: where the chunks' tasks ran last time.  The first evaluation sends
+        # one task per chunk and lets the scheduler place each beside its data; later ones one task per worker.
+        self._placement = {None: range(len(self._chunks))}
 
     def _run_per_chunk(self, function, head, tail, reduce=False, indexed=False):
         """``function(*head, [chunk index,] X block, y block, weight block, *tail)`` per chunk, in one round trip:
@@ -391,14 +394,17 @@ class DaskProblem(training.Problem):
         chunks it holds; otherwise one Dask graph (the local scheduler, or data read again from its source)."""
         heads = [(*head, index) if indexed else head for index in range(len(self._chunks))]
         if self._client is not None:
-            results = [None] * len(self._chunks)
+            groups = [(worker, list(chunks)) for worker, chunks in self._placement.items() if worker is not None]
+            groups += [(None, [chunk]) for chunk in self._placement.get(None, ())]
             tasks = [self._client.submit(_run_chunks, function, [heads[c] for c in chunks],
-                                         [self._chunks[c] for c in chunks], tail, pure=False, allow_other_workers=True,
-                                         workers=None if worker is None else [worker])
-                     for worker, chunks in self._placement.items()]
-            for chunks, done in zip(self._placement.values(), self._client.gather(tasks)):
+                                         [self._chunks[c] for c in chunks], tail, pure=False, **_where(worker))
+                     for worker, chunks in groups]
+            results, placement = [None] * len(self._chunks), {}
+            for (_, chunks), (worker, done) in zip(groups, self._client.gather(tasks)):
+                placement.setdefault(worker, []).extend(chunks)
                 for c, result in zip(chunks, done):
                     results[c] = result
+            self._placement = placement
         else:
             import dask
 
