@@ -1,29 +1,12 @@
-"""LinearRegression and LogisticRegression trained by gradient descent.
+"""LinearRegression and LogisticRegression: linear models trained by gradient descent or L-BFGS.
 
-Both minimize ``mean loss + alpha/2 ||w||^2`` (scikit-learn's SGD convention;
-the intercept is not penalized) with the fused compiled kernels, and follow
-scikit-learn's estimator conventions: the constructor stores parameters only,
-``fit`` checks them (``_parameter_constraints``) and returns ``self``, fitted
-attributes end in ``_``.  With scikit-learn installed they are genuine
-scikit-learn estimators.
-
-Optimizers (the ``optimizer`` parameter):
-
-* ``"auto"`` (the default): L-BFGS for a plain full-batch ``fit``; Adam for a
-  mini-batch ``fit``, for a full-batch ``fit`` with a ``schedule`` or
-  ``early_stopping``, and for ``partial_fit``;
-* ``"lbfgs"``: SciPy's L-BFGS-B on the full batch, for precision; a
-  ``schedule``, ``early_stopping``, a ``batch_size`` or ``partial_fit`` with it
-  is a ``ValueError``;
-* a first-order optimizer by name (``"sgd"``, ``"adagrad"``, ``"rmsprop"``,
-  ``"adam"``, ``"adamw"`` and the others of :mod:`fastgd.optim`) or as an
-  object (copied, never mutated; its ``weight_decay`` must be 0: the penalty
-  is ``alpha``), full batch (``batch_size=None``) or mini-batch with every
-  step compiled.  An optimizer with decoupled weight decay (``"adamw"``) uses
-  ``alpha`` as its decay coefficient: ``w = w (1 - lr alpha)`` at each step,
-  the intercept untouched; the reported objective is still
-  ``mean loss + alpha/2 ||w||^2``, whose minimum is not quite AdamW's fixed
-  point (its decay is not scaled by Adam's per-coordinate step).
+Both minimize the weighted mean loss plus α/2·‖w‖² (scikit-learn's SGD
+convention; the intercept is not penalized) with the fused compiled kernels,
+and follow scikit-learn's estimator conventions: the constructor stores
+parameters only, ``fit`` checks them (``_parameter_constraints``) and returns
+``self``, fitted attributes end in ``_``.  With scikit-learn installed they
+are genuine scikit-learn estimators.  Each class documents its parameters,
+the choice of optimizer and the fitted attributes.
 """
 
 import copy
@@ -36,6 +19,7 @@ from fastgd import _validation as v
 from fastgd import optim
 from fastgd import schedules as sch
 from fastgd import training
+from fastgd._docstrings import fill_doc
 from fastgd._sklearn_compat import (
     BaseEstimator,
     ClassifierMixin,
@@ -65,8 +49,30 @@ class _DaskScore:
     an estimator's bases, before scikit-learn's mixin, which it calls for other inputs)."""
 
     def score(self, X, y, sample_weight=None):
-        """Classifiers: the (weighted) fraction of rows whose ``predict`` equals ``y`` (``accuracy_score``);
-        regressors: the coefficient of determination R^2 of ``predict(X)`` (``r2_score``, averaged over targets)."""
+        """Score the predictions on X against y: accuracy for a classifier, R² for a regressor.
+
+        A classifier's score is the weighted fraction of rows whose ``predict``
+        equals ``y`` (scikit-learn's ``accuracy_score``).  A regressor's is the
+        coefficient of determination of ``predict(X)``,
+        R² = 1 − Σ_i s_i·(y_i − ŷ_i)² / Σ_i s_i·(y_i − ȳ)² with ȳ the weighted
+        mean of y (scikit-learn's ``r2_score``; for several targets, the mean of
+        their R²).  On Dask inputs both are computed on the workers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or Dask collection
+            Test samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            True class labels (classifiers) or target values (regressors).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights s_i of the rows; None: all 1.
+
+        Returns
+        -------
+        float
+            The accuracy, in [0, 1], or R², at most 1 (1 for exact predictions,
+            0 for always predicting the mean, negative for worse).
+        """
         if not (is_dask_collection(X) or is_dask_collection(y)):
             return super().score(X, y, sample_weight)
         from fastgd import dask as fdask
@@ -212,7 +218,59 @@ class _GradientDescentModel(BaseEstimator):
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, X, y, sample_weight=None):
-        """Fit the model to ``X`` (n, d) and ``y`` (n,), optionally weighting samples; returns self."""
+        """Fit the model to the training data X and y.
+
+        Training starts afresh (zero coefficients for a linear model, random
+        weights for a network) or, with ``warm_start``, from the previous
+        fit's parameters, and runs until a stop rule ends it
+        (``stop_reason_``); ``optimizer`` decides how it steps.  A fit that
+        raises leaves the estimator as it was.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or Dask collection
+            Training samples.  float32 data trains in float32 (the fitted
+            parameters take X's dtype), float64 in float64; integers and
+            booleans are converted to float64.  A Dask array or Dask DataFrame
+            trains on the workers (see the class's Notes).
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets: class labels for a classifier (values of one type, at
+            least two classes), real values for a regressor (several columns
+            for ``MLPRegressor`` only).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights s_i of the samples, not all 0: the loss is
+            the weighted mean Σ_i s_i·l_i / Σ_i s_i.  None: all 1.  A
+            classifier multiplies them by its ``class_weight``.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            For a parameter outside its allowed values (that error is also a
+            ``TypeError``), ``optimizer="lbfgs"`` with a ``batch_size``,
+            ``schedule`` or ``early_stopping``, ``early_stopping`` with a Dask
+            X, an optimizer object whose ``weight_decay`` is not 0, NaN or
+            infinity in the data, inputs of different lengths, negative
+            weights or weights that are all 0, and for a classifier
+            continuous targets, a single class or labels of mixed types.
+        TypeError
+            For sparse X (pass a dense array).
+        ImportError
+            For a ``backend`` that cannot load here.
+
+        Warns
+        -----
+        ConvergenceWarning
+            When the fit reached ``max_iter``, stalled while the gradient norm
+            was still above 100·tol, or ended worse than it started.
+        RuntimeWarning
+            When training diverged (the best parameters seen are kept), or
+            when every unit of a ReLU network's hidden layer outputs zero.
+        """
         params = self._validate_params()
         with _unchanged_on_failure(self):
             X, y, sample_weight = self._check_fit_data(X, y, sample_weight, reset=True, finite_x_later=True)
@@ -232,10 +290,49 @@ class _GradientDescentModel(BaseEstimator):
         return self
 
     def partial_fit(self, X, y, sample_weight=None, **kwargs):
-        """One epoch on ``(X, y)``, continuing from the previous call's parameters and optimizer state.
+        """Train one epoch on X and y, continuing from the current parameters.
 
-        Uses the first-order optimizer configured (Adam for ``optimizer="auto"``);
-        no stop rule but the divergence guard applies to a single epoch.
+        The first call starts afresh (zeros, or a network's random weights);
+        later calls, and a call after ``fit``, continue from the fitted
+        parameters and the optimizer's state (a new optimizer after an L-BFGS
+        fit).  Each call runs one epoch of the first-order ``optimizer``
+        (Adam for ``"auto"``) at the optimizer's current rate: one full-batch
+        step, or the mini-batches of ``batch_size``.  ``schedule``,
+        ``early_stopping``, ``warm_start`` and the stop rules do not apply; the
+        divergence guard does.  NaN and infinity in X are looked for before
+        the step.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or Dask collection
+            Training samples, of the same number of features on every call.
+            float32 data trains in float32, float64 in float64; integers and
+            booleans are converted to float64.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets: class labels for a classifier (among ``classes``), real
+            values for a regressor (several columns for ``MLPRegressor``
+            only).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights s_i of the samples, not all 0; None: all 1.
+        **kwargs
+            Only ``classes`` (classifiers, by keyword): an array-like of every
+            class label, required on the first call and, when given later,
+            equal to ``classes_``.  A regressor takes no keyword argument.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+
+        Raises
+        ------
+        ValueError
+            As ``fit``; also for ``optimizer="lbfgs"``, a classifier's first
+            call without ``classes``, ``classes`` that differ from the first
+            call's or do not hold every label of y, and a number of features
+            that differs from the first call's.
+        TypeError
+            For a keyword argument other than a classifier's ``classes``.
         """
         params = self._validate_params()
         self._uses_lbfgs(params, partial=True)  # refuses "lbfgs"
@@ -353,14 +450,86 @@ class _GradientDescentModel(BaseEstimator):
         return out.T
 
 
+@fill_doc
 class LinearRegression(_DaskScore, RegressorMixin, _GradientDescentModel):
-    """Linear least squares by gradient descent: minimizes
-    ``sum_i s_i (x_i . w + b - y_i)^2 / 2 / sum_i s_i + alpha/2 ||w||^2``.
+    """Linear least squares with an L2 penalty, trained by L-BFGS or gradient descent.
 
-    Fitted attributes: ``coef_`` (d,), ``intercept_`` (float), ``n_iter_``,
-    ``n_features_in_``, ``history_`` (per-epoch ``loss``, ``grad_norm``,
-    ``grad_change``, ``lr``) and ``stop_reason_`` (``"converged"``,
-    ``"stalled"``, ``"diverged"`` or ``"max_iter"``).
+    Minimizes the weighted mean of half the squared errors plus an L2 penalty
+    on the coefficients (ridge regression):
+
+        f(w, b) = Σ_i s_i·(x_i·w + b − y_i)²/2 / Σ_i s_i + α/2·‖w‖²,
+
+    with sample weights s_i (all 1 by default); the intercept b is not
+    penalized.  By default a full-batch fit runs L-BFGS to the optimum;
+    ``batch_size``, ``schedule``, ``early_stopping`` or a first-order
+    ``optimizer`` train by gradient descent instead, and ``partial_fit``
+    trains one epoch at a time.
+
+    Parameters
+    ----------
+    {alpha}
+    {fit_intercept}
+    {optimizer}
+    {lr}
+    {batch_size}
+    {schedule}
+    {max_iter}
+    {tol}
+    {n_iter_no_change}
+    {clip_norm}
+    {clip_value}
+    {early_stopping}
+    {validation_fraction}
+    {warm_start}
+    {random_state}
+    {verbose}
+    {backend}
+    {n_threads}
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+        The coefficients w, in X's floating dtype.
+    intercept_ : float
+        The intercept b (0.0 when ``fit_intercept`` is False).
+    {n_iter_}
+    {n_features_in_}
+    {feature_names_in_}
+    {history_}
+    {stop_reason_}
+
+    See Also
+    --------
+    LogisticRegression : The same training for classification.
+    fastgd.MLPRegressor : A neural network regressor.
+    fastgd.plot_history : Plot ``history_``.
+
+    Notes
+    -----
+    {fit_notes}
+
+    {dask_notes}
+
+    Examples
+    --------
+    >>> from fastgd import LinearRegression
+    >>> from fastgd.datasets import make_regression
+    >>> X, y, w = make_regression(n_samples=200, n_features=3, noise=0.1, random_state=0)
+    >>> model = LinearRegression().fit(X, y)
+    >>> model.stop_reason_
+    'converged'
+    >>> model.coef_.round(2), round(model.intercept_, 2)
+    (array([-1.93, -2.27, -0.38]), 0.5)
+    >>> round(model.score(X, y), 3)
+    0.999
+
+    Mini-batch SGD, one epoch per call:
+
+    >>> online = LinearRegression(optimizer="sgd", lr=0.05, batch_size=20, random_state=0)
+    >>> for _ in range(10):
+    ...     online = online.partial_fit(X, y)
+    >>> online.coef_.round(1)
+    array([-1.9, -2.3, -0.4])
     """
 
     _loss = "squared_error"
@@ -384,27 +553,134 @@ class LinearRegression(_DaskScore, RegressorMixin, _GradientDescentModel):
     def _set_coef(self, coef, intercept, dtype):
         self.coef_, self.intercept_ = coef[0], float(intercept[0])
 
+    @fill_doc
     def predict(self, X):
-        """``X w + b``."""
+        """Predict the target of each sample with the linear model: x_i·w + b.
+
+        Parameters
+        ----------
+        {X_predict}
+
+        Returns
+        -------
+        ndarray or dask.array.Array of shape (n_samples,)
+            The predictions, in X's floating dtype.
+        """
         if is_dask_collection(X):
             return self._on_dask(self.predict, X, None)
         return self._linear(X)[:, 0]
 
 
 
+@fill_doc
 class LogisticRegression(_DaskScore, ClassifierMixin, _GradientDescentModel):
-    """Logistic regression by gradient descent, binary or multinomial.
+    """Logistic regression, binary or multinomial, trained by L-BFGS or gradient descent.
 
-    Two classes: the weighted mean binary cross-entropy of ``z = x . w + b``
-    plus ``alpha/2 ||w||^2``; ``coef_`` (1, d), ``intercept_`` (1,), the second
-    of ``classes_`` is the positive class.  Three or more: the weighted mean
-    softmax cross-entropy of ``z = W x + b`` (scikit-learn's multinomial
-    objective) plus ``alpha/2 ||W||_F^2``, intercepts not penalized;
-    ``coef_`` (k, d), ``intercept_`` (k,), ``predict_proba`` rows are the
-    softmax.  Labels may be any values of one type (``classes_``, sorted).
-    ``class_weight`` is ``None``, ``"balanced"`` (``n / (k n_c)``) or a dict
-    ``{label: weight}``; it multiplies ``sample_weight``.  Other fitted
-    attributes as :class:`LinearRegression`.
+    Two classes: minimizes the weighted mean binary cross-entropy plus an L2
+    penalty on the coefficients,
+
+        f(w, b) = Σ_i s_i·log(1 + exp(−ỹ_i·z_i)) / Σ_i s_i + α/2·‖w‖²,
+        z_i = x_i·w + b,
+
+    with ỹ_i = +1 for the second class of ``classes_`` (the positive class)
+    and −1 for the first, and sample weights s_i (all 1 by default).  Three
+    or more classes: the weighted mean softmax cross-entropy (scikit-learn's
+    multinomial objective),
+
+        f(W, b) = Σ_i s_i·(logsumexp(z_i) − z_i[y_i]) / Σ_i s_i + α/2·‖W‖²,
+        z_i = W·x_i + b (one logit per class),
+
+    with ‖W‖² the sum of the squares of W.  Intercepts are not penalized.
+    Labels may be any values of one type (numbers, strings, booleans).  By
+    default a full-batch fit runs L-BFGS to the optimum; ``batch_size``,
+    ``schedule``, ``early_stopping`` or a first-order ``optimizer`` train by
+    gradient descent instead, and ``partial_fit`` trains one epoch at a time.
+
+    Parameters
+    ----------
+    {alpha}
+    {fit_intercept}
+    {optimizer}
+    {lr}
+    {batch_size}
+    {schedule}
+    {max_iter}
+    {tol}
+    {n_iter_no_change}
+    {clip_norm}
+    {clip_value}
+    {early_stopping}
+    {validation_fraction}
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, which multiply ``sample_weight``.  None: all
+        1.  ``"balanced"``: n/(k·n_c) for a class of n_c of the n samples (k
+        classes), counted in each call's y.  A dict ``{label: weight}``:
+        finite, non-negative weights; a missing label weighs 1, an unknown
+        one is a ``ValueError``.
+    {warm_start}
+    {random_state}
+    {verbose}
+    {backend}
+    {n_threads}
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted; for two classes, ``classes_[1]`` is the
+        positive class.
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        The coefficients, in X's floating dtype: one row w for two classes,
+        a row per class (the rows of W) for more.
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        The intercepts b (zeros when ``fit_intercept`` is False).
+    {n_iter_}
+    {n_features_in_}
+    {feature_names_in_}
+    {history_}
+    {stop_reason_}
+
+    See Also
+    --------
+    LinearRegression : The same training for regression.
+    fastgd.MLPClassifier : A neural network classifier.
+    fastgd.plot_history : Plot ``history_``.
+
+    Notes
+    -----
+    {fit_notes}
+
+    {dask_notes}
+
+    Examples
+    --------
+    >>> from fastgd import LogisticRegression
+    >>> from fastgd.datasets import make_classification
+    >>> X, y, w = make_classification(n_samples=500, n_features=4, random_state=0)
+    >>> model = LogisticRegression().fit(X, y)
+    >>> model.classes_, model.stop_reason_
+    (array([0., 1.]), 'converged')
+    >>> model.predict_proba(X[:2]).round(3)
+    array([[0.55 , 0.45 ],
+           [0.977, 0.023]])
+    >>> round(model.score(X, y), 2)
+    0.85
+
+    Mini-batch Adam with a held-out set for early stopping:
+
+    >>> model = LogisticRegression(lr=0.01, batch_size=50, tol=1e-3, early_stopping=True, random_state=0)
+    >>> model = model.fit(X, y)
+    >>> sorted(model.history_)
+    ['grad_change', 'grad_norm', 'loss', 'lr', 'validation_loss']
+
+    Three classes (string labels):
+
+    >>> import numpy as np
+    >>> labels = np.array(["cat", "dog", "emu"])[np.argmax(X[:, :3], axis=1)]
+    >>> model = LogisticRegression().fit(X, labels)
+    >>> model.coef_.shape, round(model.score(X, labels), 3)
+    ((3, 4), 0.996)
+    >>> model.predict(X[:4])
+    array(['emu', 'emu', 'emu', 'dog'], dtype='<U3')
     """
 
     _loss = "log_loss"
@@ -493,31 +769,91 @@ class LogisticRegression(_DaskScore, ClassifierMixin, _GradientDescentModel):
             raise ValueError(f"validation_fraction={self.validation_fraction} gives an empty training or validation set")
         return held
 
+    @fill_doc
     def decision_function(self, X):
-        """Binary: ``z = X w + b`` (n,), positive for the second class of ``classes_``;
-        multinomial: the logits ``X W^T + b`` (n, k)."""
+        """Compute the logits z of each sample.
+
+        Two classes: z_i = x_i·w + b, the log-odds of the second class of
+        ``classes_`` (positive where it is predicted).  Three or more: the
+        vector z_i = W·x_i + b, one logit per class.
+
+        Parameters
+        ----------
+        {X_predict}
+
+        Returns
+        -------
+        ndarray or dask.array.Array of shape (n_samples,) or (n_samples, n_classes)
+            The logits, in X's floating dtype: a vector for two classes, a
+            column per class of ``classes_`` for more.
+        """
         if is_dask_collection(X):
             return self._on_dask(self.decision_function, X, self._columns())
         z = self._linear(X)
         return z[:, 0] if z.shape[1] == 1 else z
 
+    @fill_doc
     def predict(self, X):
-        """The class of each row: ``classes_[1]`` where ``z > 0`` (binary), else the largest logit's."""
+        """Predict the class label of each sample.
+
+        Two classes: ``classes_[1]`` where the logit z > 0, else
+        ``classes_[0]``.  Three or more: the class of the largest logit.
+
+        Parameters
+        ----------
+        {X_predict}
+
+        Returns
+        -------
+        ndarray or dask.array.Array of shape (n_samples,)
+            Labels from ``classes_`` (of its dtype).
+        """
         if is_dask_collection(X):
             return self._on_dask(self.predict, X, None, self.classes_.dtype)
         z = self.decision_function(X)
         return self.classes_[(z > 0).astype(np.intp) if z.ndim == 1 else np.argmax(z, axis=1)]
 
+    @fill_doc
     def predict_proba(self, X):
-        """Class probabilities per row, in float64, computed without overflow: ``[1 - sigmoid(z),
-        sigmoid(z)]`` (binary), or the softmax of the logits (rows sum to 1)."""
+        """Estimate the probability of each class for each sample.
+
+        Two classes: [1 − σ(z), σ(z)] with σ(z) = 1/(1 + exp(−z)); three or
+        more: softmax(z)_c = exp(z_c) / Σ_j exp(z_j).  Computed in float64
+        as ``exp(predict_log_proba(X))``, without overflow for any z.
+
+        Parameters
+        ----------
+        {X_predict}
+
+        Returns
+        -------
+        ndarray or dask.array.Array of shape (n_samples, n_classes)
+            The probabilities (float64), a column per class of ``classes_``;
+            each row sums to 1.
+        """
         if is_dask_collection(X):
             return self._on_dask(self.predict_proba, X, len(self.classes_), np.float64)
         return np.exp(self.predict_log_proba(X))
 
+    @fill_doc
     def predict_log_proba(self, X):
-        """Log-probabilities in float64, exact even where a probability rounds to 0 or 1:
-        ``[-log1pexp(z), -log1pexp(-z)]`` (binary), or ``z - logsumexp(z)``."""
+        """Estimate the log-probability of each class for each sample.
+
+        Two classes: [−log1pexp(z), −log1pexp(−z)] with
+        log1pexp(z) = log(1 + exp(z)); three or more: z − logsumexp(z).
+        Accurate where a probability rounds to 0 or 1 (unlike
+        ``log(predict_proba(X))``).
+
+        Parameters
+        ----------
+        {X_predict}
+
+        Returns
+        -------
+        ndarray or dask.array.Array of shape (n_samples, n_classes)
+            The log-probabilities (float64), a column per class of
+            ``classes_``.
+        """
         if is_dask_collection(X):
             return self._on_dask(self.predict_log_proba, X, len(self.classes_), np.float64)
         z = self.decision_function(X).astype(np.float64)

@@ -1,35 +1,13 @@
 """MLPClassifier and MLPRegressor: fully connected networks trained by backpropagation.
 
-Parameter names follow scikit-learn's MLP estimators where one exists; where the
-two disagree fastgd's meaning wins:
-
-* ``alpha`` -- the objective is ``mean loss + alpha/2 ||W||^2`` over all weight
-  matrices (biases not penalized), the linear models' convention; scikit-learn's
-  MLP adds ``alpha/(2 batch) ||W||^2`` per batch, so its ``alpha`` is
-  ``n_samples`` times fastgd's for full-batch training;
-* ``optimizer`` and ``lr`` stand for scikit-learn's ``solver`` and
-  ``learning_rate_init``: ``"adam"`` (the default) or any optimizer of
-  :mod:`fastgd.optim` by name or as an object, or ``"lbfgs"`` (full batch);
-* ``batch_size="auto"`` is ``min(200, n_samples)``, as scikit-learn's; ``None``
-  trains on the full batch;
-* ``max_iter`` counts epochs (L-BFGS: iterations), ``tol``/``n_iter_no_change``
-  are fastgd's stop rules (``converged``: the gradient norm is at most ``tol``;
-  ``stalled``: no relative progress of ``tol`` for ``n_iter_no_change`` epochs).
-
-Outputs: sigmoid + binary cross-entropy for two classes, softmax + cross-entropy
-for more, identity + squared error (halved, averaged over targets) for
-regression.  Initialization is scikit-learn's (Glorot uniform, seeded by
-``random_state``).  Fitted: ``coefs_``, ``intercepts_``, ``loss_curve_``,
-``n_iter_``, ``out_activation_``, ``classes_`` (classifier), ``history_`` (per
-epoch: ``loss``, ``grad_norm``, ``grad_change``, ``lr``, ``grad_norm_layer{l}``
-and, for ReLU networks, ``dead_fraction_layer{l}``: the fraction of units of
-hidden layer ``l`` that output zero on every sample of the epoch), ``stop_reason_``.
-
-Mini-batch training runs a whole epoch in compiled code (the backend's
-``network_epoch``: gather, forward, loss, backward, penalty, clipping and one
-fused optimizer update of every layer on the flat parameter vector, the matrix
-products by BLAS); full-batch and L-BFGS training evaluate the loss and its
-gradient by backpropagation in NumPy (:mod:`fastgd.network`, the reference).
+The estimators share the linear models' training (:mod:`fastgd.linear_model`):
+the same parameters where they apply, optimizers, schedules, stop rules and
+diagnostics.  Mini-batch training runs a whole epoch in compiled code (the
+backend's ``network_epoch``: gather, forward, loss, backward, penalty,
+clipping and one fused optimizer update of every layer on the flat parameter
+vector, the matrix products by BLAS); full-batch and L-BFGS training evaluate
+the loss and its gradient by backpropagation in NumPy (:mod:`fastgd.network`,
+the reference).  Each class documents its parameters and fitted attributes.
 """
 
 import numbers
@@ -39,6 +17,7 @@ import numpy as np
 
 from fastgd import _validation as v
 from fastgd import network, training
+from fastgd._docstrings import fill_doc
 from fastgd._sklearn_compat import HAVE_SKLEARN, ClassifierMixin, RegressorMixin, check_is_fitted, validate_data
 from fastgd.dask import is_dask_collection
 from fastgd.linear_model import LogisticRegression, _DaskScore, _GradientDescentModel
@@ -161,12 +140,87 @@ class _MLP(_GradientDescentModel):
         return self._network(X.shape[1]).forward(X, theta)[-1]
 
 
+@fill_doc
 class MLPClassifier(_DaskScore, ClassifierMixin, _MLP):
-    """A multi-layer perceptron classifier (see the module documentation for the parameters).
+    """A multi-layer perceptron classifier trained by backpropagation.
 
-    Two classes: one sigmoid output unit and the binary cross-entropy; three or
-    more: a softmax output and the cross-entropy.  Labels may be any values of
-    one type; a 2-D (multilabel) ``y`` is refused.
+    A fully connected network with ``hidden_layer_sizes`` hidden layers of
+    ``activation`` units.  Two classes: one logistic output unit and the
+    binary cross-entropy; three or more: a softmax output and the
+    cross-entropy.  Minimizes the weighted mean loss plus an L2 penalty on
+    every weight matrix,
+
+        f(θ) = Σ_i s_i·l(z_i, y_i) / Σ_i s_i + α/2·Σ_l ‖W_l‖²,
+
+    where z_i is the network's output on x_i, l(z, y) = log(1 + exp(−ỹ·z))
+    (ỹ = ±1) for two classes and logsumexp(z) − z[y] for more, and s_i the
+    sample weights; the biases are not penalized.  Labels may be any values
+    of one type; a 2-D (multilabel) ``y`` is a ``ValueError``.
+
+    Parameters
+    ----------
+    {hidden_layer_sizes}
+    {activation}
+    {alpha}
+    {network_optimizer}
+    {lr}
+    {network_batch_size}
+    {schedule}
+    {max_iter}
+    {tol}
+    {n_iter_no_change}
+    {clip_norm}
+    {clip_value}
+    {early_stopping}
+    {validation_fraction}
+    {warm_start}
+    {random_state}
+    {verbose}
+    {backend}
+    {n_threads}
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted; for two classes, the output unit gives the
+        probability of ``classes_[1]``.
+    {network_fitted}
+    {n_iter_}
+    {n_features_in_}
+    {feature_names_in_}
+    {network_history_}
+    {stop_reason_}
+
+    See Also
+    --------
+    MLPRegressor : The same network for regression.
+    fastgd.LogisticRegression : A linear classifier (a network without hidden layers).
+    fastgd.plot_history : Plot ``history_``.
+
+    Notes
+    -----
+    {network_notes}
+
+    {fit_notes}
+
+    {dask_notes}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgd import MLPClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((300, 2))
+    >>> y = (X[:, 0] * X[:, 1] > 0).astype(int)  # not linearly separable
+    >>> model = MLPClassifier(hidden_layer_sizes=(16,), optimizer="lbfgs", tol=1e-3, random_state=0)
+    >>> model = model.fit(X, y)
+    >>> [W.shape for W in model.coefs_], model.out_activation_, model.stop_reason_
+    ([(2, 16), (16, 1)], 'logistic', 'converged')
+    >>> model.score(X, y)
+    1.0
+    >>> model.predict_proba(X[:2]).round(2)
+    array([[1.  , 0.  ],
+           [0.01, 0.99]])
     """
 
     _loss = "log_loss"
@@ -192,8 +246,24 @@ class MLPClassifier(_DaskScore, ClassifierMixin, _MLP):
     def _output_name(self):
         return "logistic" if len(self.classes_) == 2 else "softmax"
 
+    @fill_doc
     def predict_proba(self, X):
-        """Class probabilities per row (float64): the sigmoid or the softmax of the output."""
+        """Estimate the probability of each class for each sample.
+
+        Two classes: [1 − σ(z), σ(z)] with σ(z) = 1/(1 + exp(−z)) of the
+        output unit z; three or more: softmax(z)_c = exp(z_c) / Σ_j exp(z_j).
+        Computed in float64, without overflow.
+
+        Parameters
+        ----------
+        {X_predict}
+
+        Returns
+        -------
+        ndarray or dask.array.Array of shape (n_samples, n_classes)
+            The probabilities (float64), a column per class of ``classes_``;
+            each row sums to 1.
+        """
         if is_dask_collection(X):
             return self._on_dask(self.predict_proba, X, len(self.classes_), np.float64)
         Z = self._outputs(X).astype(np.float64)
@@ -204,17 +274,99 @@ class MLPClassifier(_DaskScore, ClassifierMixin, _MLP):
         np.exp(Z, out=Z)
         return Z / Z.sum(axis=1, keepdims=True)
 
+    @fill_doc
     def predict(self, X):
-        """The most probable class of each row."""
+        """Predict the class label of each sample: the most probable class.
+
+        Parameters
+        ----------
+        {X_predict}
+
+        Returns
+        -------
+        ndarray or dask.array.Array of shape (n_samples,)
+            Labels from ``classes_`` (of its dtype).
+        """
         if is_dask_collection(X):
             return self._on_dask(self.predict, X, None, self.classes_.dtype)
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
 
+@fill_doc
 class MLPRegressor(_DaskScore, RegressorMixin, _MLP):
-    """A multi-layer perceptron regressor with an identity output and the squared error
-    (halved, averaged over the targets); ``y`` may have several columns."""
+    """A multi-layer perceptron regressor trained by backpropagation.
+
+    A fully connected network with ``hidden_layer_sizes`` hidden layers of
+    ``activation`` units and an identity output, one unit per target.
+    Minimizes the weighted mean of half the squared error, averaged over the
+    k targets, plus an L2 penalty on every weight matrix,
+
+        f(θ) = Σ_i s_i·(Σ_c (z_ic − y_ic)²/(2k)) / Σ_i s_i + α/2·Σ_l ‖W_l‖²,
+
+    where z_i is the network's output on x_i and s_i the sample weights; the
+    biases are not penalized.  ``y`` may have several columns.
+
+    Parameters
+    ----------
+    {hidden_layer_sizes}
+    {activation}
+    {alpha}
+    {network_optimizer}
+    {lr}
+    {network_batch_size}
+    {schedule}
+    {max_iter}
+    {tol}
+    {n_iter_no_change}
+    {clip_norm}
+    {clip_value}
+    {early_stopping}
+    {validation_fraction}
+    {warm_start}
+    {random_state}
+    {verbose}
+    {backend}
+    {n_threads}
+
+    Attributes
+    ----------
+    {network_fitted}
+    {n_iter_}
+    {n_features_in_}
+    {feature_names_in_}
+    {network_history_}
+    {stop_reason_}
+
+    See Also
+    --------
+    MLPClassifier : The same network for classification.
+    fastgd.LinearRegression : A linear regressor (a network without hidden layers).
+    fastgd.plot_history : Plot ``history_``.
+
+    Notes
+    -----
+    {network_notes}
+
+    {fit_notes}
+
+    {dask_notes}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgd import MLPRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-2, 2, (300, 1))
+    >>> y = np.sin(X[:, 0])
+    >>> model = MLPRegressor(hidden_layer_sizes=(16,), activation="tanh", optimizer="lbfgs", tol=1e-3,
+    ...                      random_state=0)
+    >>> model = model.fit(X, y)
+    >>> model.stop_reason_, round(model.score(X, y), 3)
+    ('converged', 0.999)
+    >>> model.predict(np.array([[0.5], [1.0]])).round(2)
+    array([0.51, 0.84])
+    """
 
     _loss = "squared_error"
 
@@ -260,8 +412,20 @@ class MLPRegressor(_DaskScore, RegressorMixin, _MLP):
         self._n_samples = X.shape[0]
         return X, y, v.check_sample_weight(sample_weight, length=X.shape[0], dtype=X.dtype)
 
+    @fill_doc
     def predict(self, X):
-        """The network's output: (n,) for one target, (n, k) for several."""
+        """Predict the targets of each sample: the network's output.
+
+        Parameters
+        ----------
+        {X_predict}
+
+        Returns
+        -------
+        ndarray or dask.array.Array of shape (n_samples,) or (n_samples, n_targets)
+            The predictions in X's floating dtype: a vector for a single
+            target, a column per target for several.
+        """
         if is_dask_collection(X):
             single = self.coefs_[-1].shape[1] == 1 and self._n_targets == 1
             return self._on_dask(self.predict, X, None if single else self.coefs_[-1].shape[1])

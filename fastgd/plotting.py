@@ -6,11 +6,51 @@ __all__ = ["plot_history"]
 
 
 def plot_history(model, path=None):
-    """Draw ``model.history_`` (loss and gradient norm per epoch, log scale).
+    """Plot a fitted model's training curves: the loss and the gradient norm per epoch.
 
-    ``model`` is a fitted fastgd estimator (or anything with ``history_`` and
-    ``stop_reason_``).  Saves a PNG to ``path`` when given; returns the matplotlib
-    figure.  Needs matplotlib (``pip install "fastgd[plot]"``).
+    Draws two panels on log scales, the loss (the penalized objective) and
+    the gradient norm of each epoch (iteration, for L-BFGS), with the last
+    epoch marked by the stop reason; the title names the model, the number
+    of epochs and the final loss.
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted fastgd estimator, or any object with a ``history_`` dict of
+        ``"loss"`` and ``"grad_norm"`` sequences (``stop_reason_``, if it has
+        one, labels the last epoch).
+    path : str, os.PathLike or None, default=None
+        Where to save the figure as a PNG (100 dpi), if given.  Saving first
+        switches matplotlib to its non-interactive Agg backend.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure, of two axes: the loss and the gradient norm.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed (``pip install "fastgd[plot]"``).
+    ValueError
+        If the model has no ``history_`` (it is not fitted).
+
+    See Also
+    --------
+    fastgd.LogisticRegression : Its ``history_`` and ``stop_reason_``.
+    fastgd.MLPClassifier : Its ``history_`` also holds per-layer diagnostics.
+
+    Examples
+    --------
+    >>> from fastgd import LinearRegression, plot_history
+    >>> from fastgd.datasets import make_regression
+    >>> X, y, w = make_regression(n_samples=200, n_features=3, random_state=0)
+    >>> model = LinearRegression(optimizer="sgd", lr=0.1, tol=1e-3).fit(X, y)
+    >>> figure = plot_history(model)
+    >>> [axis.get_title() for axis in figure.axes]
+    ['loss', 'gradient norm']
+    >>> import matplotlib.pyplot as plt
+    >>> plt.close(figure)
     """
     try:
         import matplotlib
