@@ -1,15 +1,7 @@
-"""Command line: ``python -m fastgd demo | bench | info``.
+"""The command line: ``python -m fastgd demo | bench | info``.
 
-* ``demo`` -- generate a large logistic-regression problem, compute the loss
-  and gradient with every backend, check that they agree with the NumPy
-  reference, and print times and speed-ups; then train ``LogisticRegression``
-  with every backend (L-BFGS, and mini-batch Adam beside the plain NumPy loop)
-  and print time, final loss, accuracy and stop reason.
-* ``bench`` -- time every benchmark case (loss kernels, optimizer steps, fits)
-  with every backend beside the NumPy reference and the installed peers, measure
-  the memory a fit allocates, and write a markdown report, its JSON records and
-  a PNG chart (``--out``); optionally into a README's bench section.
-* ``info`` -- versions, backends (and why any is missing), OpenMP, threads.
+``python -m fastgd --help`` (and ``--help`` after a command) describes each
+command and option; the texts are in :func:`_parser`, written for a terminal.
 """
 
 import argparse
@@ -165,31 +157,107 @@ def info(args):
     return 0
 
 
+DESCRIPTION = "fastgd's command line: a demo of its backends, its benchmark, and what is installed."
+EXAMPLES = """examples:
+  python -m fastgd info
+  python -m fastgd demo --n-samples 100000 --dtype float32
+  python -m fastgd bench --scale small --out bench-small
+  python -m fastgd demo --help"""
+DEMO_DESCRIPTION = (
+    "Generate a logistic-regression and a least-squares problem, compute the fused loss and gradient with every "
+    "backend, check each result against the NumPy reference, and print the first call's time (JIT compilation or "
+    "cache loading included), the median time and the speed-up over the reference. Then train LogisticRegression "
+    "with every backend (L-BFGS, and mini-batch Adam) and print the time, final loss, accuracy and stop reason. "
+    "Exits with status 1 when a backend disagrees with the reference."
+)
+BENCH_DESCRIPTION = (
+    "Time every benchmark case (fused loss+gradient, optimizer steps, fits) with every backend beside the NumPy "
+    "reference and the installed peers (PyTorch, scikit-learn, scikit-learn-intelex, dask-ml), measure the memory a "
+    "fit allocates, and write into --out: bench.md (the tables and how to read them), bench.json (the records) and "
+    "bench.png (the chart, when matplotlib is installed)."
+)
+INFO_DESCRIPTION = (
+    "Print the versions of fastgd and its dependencies, the usable cores, the available backends in default order "
+    "(and why any is missing), the default backend, the Cython build (OpenMP, SIMD variant) and Numba's threading "
+    "layer and kernel cache."
+)
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default after its help (a None default is worded in the help itself); paragraphs wrapped,
+    indented lines (the examples) kept as written."""
+
+    def _get_help_string(self, action):
+        if action.default is None:
+            return action.help
+        if isinstance(action.default, (list, tuple)):
+            return f"{action.help} (default: {' '.join(map(str, action.default))})"
+        return super()._get_help_string(action)
+
+    def _fill_text(self, text, width, indent):
+        return "\n\n".join("\n".join(indent + line for line in block.splitlines()) if "\n  " in block
+                           else super(_HelpFormatter, self)._fill_text(block, width, indent)
+                           for block in text.split("\n\n"))
+
+
+def _add_command(commands, name, summary, description, run, examples=()):
+    epilog = "examples:\n" + "\n".join(f"  python -m fastgd {example}" for example in examples) if examples else None
+    command = commands.add_parser(name, help=summary, description=description, epilog=epilog,
+                                  formatter_class=_HelpFormatter)
+    command.set_defaults(run=run)
+    return command
+
+
 def _parser():
-    parser = argparse.ArgumentParser(prog="python -m fastgd", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo_parser = commands.add_parser("demo", help="time the loss kernels of every backend")
-    demo_parser.add_argument("--n-samples", type=int, default=1_000_000)
-    demo_parser.add_argument("--n-features", type=int, default=100)
-    demo_parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    demo_parser.add_argument("--loss", nargs="+", choices=sorted(LOSS_PROBLEMS), default=["log_loss", "squared_error"])
-    demo_parser.add_argument("--repeat", type=int, default=5)
-    demo_parser.add_argument("--n-threads", type=int, default=None)
-    demo_parser.add_argument("--seed", type=int, default=0)
-    demo_parser.add_argument("--epochs", type=int, default=3, help="mini-batch epochs to train (0: no training)")
-    demo_parser.add_argument("--plot", metavar="PATH", help="save the training curves (PNG; needs matplotlib)")
-    demo_parser.set_defaults(run=demo)
-    bench_parser = commands.add_parser("bench", help="run the benchmark and write its report (markdown, JSON, PNG)")
+    from fastgd.benchmark import report
+
+    parser = argparse.ArgumentParser(prog="python -m fastgd", description=DESCRIPTION, epilog=EXAMPLES,
+                                     formatter_class=_HelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, title="commands",
+                                     metavar="{demo,bench,info}")
+    demo_parser = _add_command(commands, "demo", "time and check every backend's loss kernels, then train with each",
+                               DEMO_DESCRIPTION, demo, ["demo --n-samples 100000 --dtype float32",
+                                                        "demo --epochs 5 --plot curves.png"])
+    demo_parser.add_argument("--n-samples", type=int, default=1_000_000, metavar="N",
+                             help="rows of the generated problems")
+    demo_parser.add_argument("--n-features", type=int, default=100, metavar="D",
+                             help="columns of the generated problems")
+    demo_parser.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                             help="floating type of X; float32 data is computed and trained in float32")
+    demo_parser.add_argument("--loss", nargs="+", choices=sorted(LOSS_PROBLEMS), default=sorted(LOSS_PROBLEMS),
+                             metavar="LOSS", help="the losses whose fused loss+gradient is timed, among "
+                                                  + ", ".join(sorted(LOSS_PROBLEMS)))
+    demo_parser.add_argument("--repeat", type=int, default=5, metavar="K",
+                             help="calls timed per backend after the first one; the median is printed")
+    demo_parser.add_argument("--n-threads", type=int, default=None, metavar="T",
+                             help="threads of each kernel call and fit (default: every core the process may use)")
+    demo_parser.add_argument("--seed", type=int, default=0,
+                             help="random seed of the generated problems and of the mini-batch order")
+    demo_parser.add_argument("--epochs", type=int, default=3,
+                             help="epochs of the mini-batch Adam fits; 0 skips the training")
+    demo_parser.add_argument("--plot", metavar="PATH",
+                             help="save the training curves of the first fit as a PNG (needs matplotlib; default: "
+                                  "no plot)")
+    bench_parser = _add_command(commands, "bench", "run the benchmark and write its report (markdown, JSON, PNG)",
+                                BENCH_DESCRIPTION, bench, ["bench --scale small --out bench-small",
+                                                           "bench --scale large --kinds loss fit --out bench-large"])
     bench_parser.add_argument("--scale", choices=["small", "large"], default="small",
-                              help="small: seconds; large: 1,000,000 x 100 data and 10,000,000 parameters, minutes")
-    bench_parser.add_argument("--out", default="fastgd-bench", help="folder for bench.md, bench.json, bench.png")
+                              help="small: 20,000 x 100 data and 100,000 parameters, well under a minute; large: "
+                                   "1,000,000 x 100 data and 10,000,000 parameters, minutes")
+    bench_parser.add_argument("--out", default="fastgd-bench", metavar="DIR",
+                              help="folder for bench.md, bench.json and bench.png, created if missing")
     bench_parser.add_argument("--kinds", nargs="+", choices=["loss", "optimizer", "fit", "memory", "dask"],
-                              default=["loss", "optimizer", "fit", "memory"])
-    bench_parser.add_argument("--min-time", type=float, default=0.5, help="seconds to time each case for (at least 3 rounds)")
-    bench_parser.add_argument("--readme", metavar="PATH", help="also write the report between the bench markers of PATH")
-    bench_parser.set_defaults(run=bench)
-    info_parser = commands.add_parser("info", help="versions, backends, OpenMP, threads")
-    info_parser.set_defaults(run=info)
+                              default=["loss", "optimizer", "fit", "memory"], metavar="KIND",
+                              help="what to measure: loss (fused loss+gradient), optimizer (one step), fit "
+                                   "(training), memory (what a fit allocates), dask (fits on a local Dask cluster; "
+                                   "needs dask and distributed)")
+    bench_parser.add_argument("--min-time", type=float, default=0.5, metavar="SECONDS",
+                              help="seconds to time each case for: at least 3 rounds, fewer only when they already "
+                                   "take over 3 times this")
+    bench_parser.add_argument("--readme", metavar="PATH",
+                              help=f"also write the report into this markdown file, between its lines "
+                                   f"{report.README_START} and {report.README_END} (default: no README)")
+    _add_command(commands, "info", "print versions, backends, the build and threads", INFO_DESCRIPTION, info)
     return parser
 
 
