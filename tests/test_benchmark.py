@@ -82,6 +82,64 @@ def test_table_gives_throughput_and_speedups_against_reference_and_fastest_peer(
     assert rows["numpy"][4:6] == ["1.00x", "0.50x"]
 
 
+@pytest.mark.parametrize("seconds, text", [(3.2e-7, "0.32 µs"), (1.234e-5, "12.3 µs"), (4.56e-4, "456.0 µs"),
+                                           (1.2345e-3, "1.23 ms"), (0.0813, "81.3 ms"), (0.1, "100.0 ms"),
+                                           (9.6417, "9641.7 ms"), (10.44, "10.4 s"), (None, "-")])
+def test_times_keep_three_significant_digits_at_any_scale(seconds, text):
+    assert report.format_seconds(seconds) == text
+
+
+def test_legend_explains_each_column_and_each_implementation_that_ran():
+    records = [_record("g", "numpy", 0.4), _record("g", "cython", 0.1), _record("g", "numpy-user", 0.5),
+               _record("h", "sklearn SGDClassifier", 0.3, kind="fit"), _record("h", "numpy", 0.2, kind="fit"),
+               Record("fit", "h", "torch", "torch", None, skipped="torch is not installed")]
+    records[3].extra = {"gap": 3e4, "n_iter": 1}
+    text = report.legend(records)
+    for column in ("**median**", "**GB/s**", "**x vs NumPy reference**", "**x vs scikit-learn**", "**result**"):
+        assert column in text, column
+    assert "PyTorch" not in text and "**allocated**" not in text  # torch only skipped; no memory table
+    rows = {line.split(" | ")[0].strip("| `"): line for line in text.splitlines() if line.startswith("| `")}
+    assert set(rows) == {"cython", "numpy", "numpy-user", "sklearn SGDClassifier"}
+    assert "| fastgd |" in rows["cython"] and "| NumPy reference |" in rows["numpy"]
+    assert "plain NumPy" in rows["numpy-user"] and "temporary" in rows["numpy-user"]
+    assert "one epoch" in rows["sklearn SGDClassifier"] and "not meant to reach the optimum" in rows["sklearn SGDClassifier"]
+
+
+def test_legend_names_every_implementation_of_the_cases():
+    implementations = {case.implementation for case in cases.all_cases("small", ["loss", "optimizer", "fit", "dask"])}
+    assert all(report._implementation_note(name) for name in implementations), implementations
+    assert set(cases.family_of(name) for name in implementations) <= set(report.FAMILY_TITLES)
+
+
+def test_report_opens_with_its_legend_before_the_tables():
+    text = report.markdown_report([_record("g", "numpy", 0.4), _record("g", "cython", 0.1)], level=2)
+    assert text.index("### How to read this report") < text.index("### Fused loss + gradient")
+
+
+def test_chart_draws_each_speedup_from_1_with_plain_ticks_and_value_labels(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = [_record("g", "numpy", 0.4), _record("g", "cython", 0.1), _record("g", "torch", 0.8)]
+    speedups = report._speedups(records)
+    assert speedups == {"g": [("cython", 4.0), ("torch", 0.5)]}
+    fig, ax = plt.subplots()
+    report._speedup_panel(ax, speedups, "losses", (0.2, 10))
+    fig.canvas.draw()
+    spans = [(round(bar.get_x(), 9), round(bar.get_x() + bar.get_width(), 9)) for bar in ax.patches
+             if isinstance(bar, matplotlib.patches.Rectangle) and bar.get_height() == 0.8]
+    assert spans == [(1.0, 4.0), (1.0, 0.5)]  # a slow-down runs left of 1, a speed-up right of it
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["0.2", "0.5", "1", "2", "5", "10"]
+    assert {text.get_text() for text in ax.texts} == {"4.0x", "0.50x"}
+    plt.close(fig)
+    machine = {"cpu": "Test CPU 9000", "usable cores": 2}
+    path = report.save_chart(records, tmp_path / "chart.png", "fastgd benchmark (small scale)", machine)
+    assert path and (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert report._chart_title("fastgd benchmark (small scale)", machine).splitlines() == [
+        "fastgd benchmark (small scale): speed-up over the NumPy reference", "Test CPU 9000, 2 cores"]
+
+
 def test_compare_flags_only_cases_slower_than_the_threshold():
     old = [_record("g", "cython", 0.10), _record("g", "numba", 0.10), _record("h", "numba", 0.10)]
     new = [_record("g", "cython", 0.13), _record("g", "numba", 0.11), _record("x", "numba", 1.0)]

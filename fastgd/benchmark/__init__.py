@@ -42,19 +42,24 @@ def _progress_line(record):
         return f"  skipped {record.group} [{record.implementation}]: {record.skipped}"
     if record.kind == "memory":
         return f"  {record.group} [{record.implementation}]: {record.extra['peak_bytes'] / 1e6:.1f} MB allocated"
-    return f"  {record.group} [{record.implementation}]: {record.seconds * 1e3:.2f} ms (median of {record.rounds})"
+    median = report.format_seconds(record.seconds)
+    return f"  {record.group} [{record.implementation}]: {median} (median of {record.rounds})"
 
 
-def write(records, out, scale, readme=None):
-    """``bench.json``, ``bench.png`` and ``bench.md`` in ``out``; the README section if asked."""
+def write(records, out, scale, readme=None, machine=None):
+    """``bench.json``, ``bench.png`` and ``bench.md`` in ``out``; the README section if asked.
+
+    ``machine``: what the records were measured on (:func:`report.machine_info`
+    of this machine when None; pass a saved run's to write its report again).
+    """
     os.makedirs(out, exist_ok=True)
-    machine = report.machine_info()
+    machine = machine or report.machine_info()
     with open(os.path.join(out, "bench.json"), "w") as f:
         json.dump({"scale": scale, "machine": machine, "records": [asdict(r) for r in records]}, f, indent=1)
-    chart = _chart(records, os.path.join(out, "bench.png"))
+    title = f"fastgd benchmark ({scale} scale)"
+    chart = _chart(records, os.path.join(out, "bench.png"), title, machine)
     command = "python -P -m fastgd bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else None
     command = command or f"python -P -m fastgd bench --scale {scale} --out {out}"
-    title = f"fastgd benchmark ({scale} scale)"
     with open(os.path.join(out, "bench.md"), "w") as f:
         f.write(report.markdown_report(records, machine, title, command, chart and os.path.basename(chart)))
     if readme:
@@ -62,8 +67,8 @@ def write(records, out, scale, readme=None):
         report.update_readme(readme, report.markdown_report(records, machine, title, command, chart_link, level=3))
 
 
-def _chart(records, path):
+def _chart(records, path, title, machine):
     try:
-        return report.save_chart(records, path)
+        return report.save_chart(records, path, title, machine)
     except ImportError:
         return None
