@@ -1,14 +1,20 @@
 """Backend registry: which kernel implementations exist, load, and are chosen.
 
-Three backends implement the same kernels (:mod:`fastgd.backends._spec`):
+Three backends implement the same kernels (their contract, names, signatures
+and formulas, is fastgd.backends._spec):
 
-* ``"cython"`` -- compiled ahead of time (``fastgd_core``), no JIT delay;
-* ``"numba"`` -- compiled just in time on first use, cached on disk;
-* ``"numpy"`` -- the pure NumPy reference, always available.
+* "cython" -- compiled ahead of time (fastgd_core), no JIT delay;
+* "numba" -- compiled just in time on first use, cached on disk;
+* "numpy" -- the pure NumPy reference, always available.
 
-The default is the first available one in that order, unless
-:func:`set_backend` or the ``FASTGD_BACKEND`` environment variable says
-otherwise.  Backends are imported lazily, so ``import fastgd`` stays fast.
+The default is the first available one in that order, unless set_backend or
+the FASTGD_BACKEND environment variable says otherwise.  Backends are
+imported lazily, so ``import fastgd`` stays fast.  Every function, optimizer
+and estimator also takes ``backend=`` for a single call.
+
+>>> import fastgd
+>>> "numpy" in fastgd.available_backends()
+True
 """
 
 import importlib
@@ -18,9 +24,10 @@ import types
 
 from fastgd.backends._spec import KERNELS
 
-__all__ = ["available_backends", "backend_errors", "get_backend", "raw_kernels", "set_backend", "BACKEND_ORDER"]
+# raw_kernels and BACKEND_ORDER are for fastgd's own modules (imported by name), not public.
+__all__ = ["available_backends", "backend_errors", "get_backend", "set_backend"]
 
-BACKEND_ORDER = ("cython", "numba", "numpy")
+BACKEND_ORDER = ("cython", "numba", "numpy")  # the default order: fastest first
 _MODULES = {
     "cython": "fastgd.backends.cython_backend",
     "numba": "fastgd.backends.numba_backend",
@@ -74,12 +81,53 @@ def _unbuilt_source_hint():
 
 
 def available_backends():
-    """Names of the backends that load here, fastest first."""
+    """List the backends that load here, fastest first.
+
+    The first one is the default unless set_backend or FASTGD_BACKEND chose
+    another.  Loading a backend imports it (Numba's kernels compile later, on
+    first use).
+
+    Returns
+    -------
+    list of str
+        Names among "cython", "numba" and "numpy", in that order; "numpy" is
+        always there.
+
+    See Also
+    --------
+    backend_errors : Why the others do not load.
+    get_backend : A backend's kernels.
+
+    Examples
+    --------
+    >>> import fastgd
+    >>> backends = fastgd.available_backends()
+    >>> backends[-1]
+    'numpy'
+    """
     return [name for name in BACKEND_ORDER if _load(name) is not None]
 
 
 def backend_errors():
-    """``{name: reason}`` for every backend that failed to load."""
+    """Tell why each backend that does not load here failed.
+
+    Returns
+    -------
+    dict of str to str
+        {backend name: the import error, with a hint for an unbuilt source
+        folder}; empty when every backend loads.
+
+    See Also
+    --------
+    available_backends : The backends that load.
+
+    Examples
+    --------
+    >>> import fastgd
+    >>> errors = fastgd.backend_errors()
+    >>> sorted(set(errors) | set(fastgd.available_backends()))
+    ['cython', 'numba', 'numpy']
+    """
     available_backends()
     return dict(_errors)
 
@@ -95,11 +143,27 @@ def _default_name():
 
 
 def raw_kernels(name=None):
-    """The raw kernels of backend ``name`` (default: the current backend), for fastgd's
-    own use after it has checked its inputs: they trust their arguments (see ``_spec``).
+    """Return the raw kernels of a backend, for fastgd's own use after it has checked its inputs.
 
-    Raises ``ValueError`` for an unknown name and ``ImportError`` (with the
-    reason) for a backend that cannot load here.
+    They trust their arguments (see fastgd.backends._spec): a wrong shape or
+    dtype may read or write out of bounds.  Users call get_backend instead.
+
+    Parameters
+    ----------
+    name : {"cython", "numba", "numpy"} or None, default None
+        The backend; None: the current default.
+
+    Returns
+    -------
+    types.SimpleNamespace
+        The backend's ``name`` and its kernels.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a backend's name.
+    ImportError
+        If the backend cannot load here (the message says why).
     """
     if name is None:
         name = _default_name()
@@ -111,14 +175,50 @@ def raw_kernels(name=None):
 
 
 def get_backend(name=None):
-    """The kernels of backend ``name`` (default: the current backend), each checking its
-    arguments before it runs.
+    """Return the kernels of a backend, each checking its arguments before it runs.
 
-    The result is a namespace holding the ``_spec`` kernels and the backend's
-    ``name``.  A kernel called with a wrong dtype, shape, length, a read-only
-    output or an option out of range raises ``TypeError``/``ValueError``
-    naming it, never writes out of bounds.  Raises ``ValueError`` for an
-    unknown name and ``ImportError`` for a backend that cannot load here.
+    The kernels are those of the contract, fastgd.backends._spec, with its
+    signatures: inputs, then caller-provided outputs, then keyword-only
+    options and ``n_threads``.  They never allocate.  A kernel called with a
+    wrong dtype, shape or length, a read-only output or an option out of
+    range raises TypeError or ValueError naming it, and never writes out of
+    bounds; the checks cost O(1).
+
+    Parameters
+    ----------
+    name : {"cython", "numba", "numpy"} or None, default None
+        The backend; None: the current default (see set_backend).
+
+    Returns
+    -------
+    types.SimpleNamespace
+        The backend's ``name`` and one function per kernel.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a backend's name.
+    ImportError
+        If the backend cannot load here (the message says why).
+
+    See Also
+    --------
+    available_backends : The backends that load here.
+    set_backend : Change the default.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastgd
+    >>> kernels = fastgd.get_backend("numpy")
+    >>> out = np.empty(2)
+    >>> kernels.sigmoid(np.array([0.0, 1.0]), out, n_threads=1)
+    >>> out
+    array([0.5       , 0.73105858])
+    >>> kernels.sigmoid(np.array([0.0, 1.0]), np.empty(3), n_threads=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: sigmoid: out has shape (3,): its n = 3 differs from 2
     """
     backend = raw_kernels(name)
     if backend.name not in _checked_kernels:
@@ -129,7 +229,37 @@ def get_backend(name=None):
 
 
 def set_backend(name):
-    """Make ``name`` the default backend (``None`` restores the automatic choice)."""
+    """Make a backend the default for this process.
+
+    It takes precedence over the FASTGD_BACKEND environment variable.  An
+    explicit ``backend=`` argument still wins for its call.
+
+    Parameters
+    ----------
+    name : {"cython", "numba", "numpy"} or None
+        The backend; None restores the automatic choice (FASTGD_BACKEND,
+        else the first available backend).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a backend's name.
+    ImportError
+        If the backend cannot load here; the default is then unchanged.
+
+    See Also
+    --------
+    get_backend : The default backend's kernels, with no name.
+    available_backends : The names that can be set here.
+
+    Examples
+    --------
+    >>> import fastgd
+    >>> fastgd.set_backend("numpy")
+    >>> fastgd.get_backend().name
+    'numpy'
+    >>> fastgd.set_backend(None)
+    """
     global _chosen
     if name is not None:
         raw_kernels(name)
