@@ -1,8 +1,13 @@
-"""Compiled (Cython) kernels of fastgd; use them through ``fastgd``, not directly.
+"""Compiled (Cython) kernels of fastgd; use them through fastgd, not directly.
 
-Every kernel is compiled for several instruction sets (``SIMD_VARIANTS``) and
+Every kernel is compiled for several instruction sets (SIMD_VARIANTS) and
 runs with the fastest one the CPU supports, unless the environment variable
-``FASTGD_SIMD`` or :func:`use_simd` names another.
+FASTGD_SIMD (read at import) or use_simd names another.  The public functions
+here report and choose that variant; ``python -m fastgd info`` shows it too.
+
+>>> import fastgd_core
+>>> fastgd_core.simd() in fastgd_core.simd_variants()
+True
 """
 
 import importlib
@@ -23,16 +28,49 @@ _selected = None
 
 
 def openmp_enabled():
-    """Whether the kernels were compiled with OpenMP (else ``prange`` is serial)."""
+    """Tell whether the kernels were compiled with OpenMP.
+
+    Without OpenMP every kernel runs serially, whatever ``n_threads`` says.
+
+    Returns
+    -------
+    bool
+        True if the kernels can run on several threads.
+
+    See Also
+    --------
+    build_info : Every detail of the build.
+
+    Examples
+    --------
+    >>> import fastgd_core
+    >>> fastgd_core.openmp_enabled() == fastgd_core.build_info()["openmp"]
+    True
+    """
     return _build_info()["openmp"]
 
 
 def build_info():
-    """How the kernels were built and which SIMD variant runs in this process.
+    """Describe how the kernels were built and which SIMD variant runs in this process.
 
-    Keys: ``openmp`` (bool), ``simd`` (the variant the kernels run with, and its
-    instruction set), ``dispatch`` (bool: the kernels were compiled for every
-    variant, chosen at run time), ``compiler`` and ``compile_args``.
+    Returns
+    -------
+    dict
+        Keys: "openmp" (bool), "simd" (str: the variant the kernels run with
+        and its instruction set, e.g. "avx2: x86-64-v3 (AVX2 + FMA)"),
+        "dispatch" (bool: the kernels were compiled for every variant,
+        chosen at run time), "compiler" and "compile_args" (str).
+
+    See Also
+    --------
+    simd : The variant's name alone.
+    openmp_enabled : Whether the kernels run threads.
+
+    Examples
+    --------
+    >>> import fastgd_core
+    >>> sorted(fastgd_core.build_info())
+    ['compile_args', 'compiler', 'dispatch', 'openmp', 'simd']
     """
     return _build_info()
 
@@ -42,18 +80,56 @@ def _modules():
 
 
 def simd_variants():
-    """The variants of ``SIMD_VARIANTS`` this build has and this CPU can run, slowest first."""
+    """List the variants of SIMD_VARIANTS this build has and this CPU can run.
+
+    Returns
+    -------
+    tuple of str
+        The variants, slowest first; "baseline" is always there, and the
+        last is the one chosen by default.
+
+    See Also
+    --------
+    use_simd : Choose one of them.
+
+    Examples
+    --------
+    >>> import fastgd_core
+    >>> fastgd_core.simd_variants()[0]
+    'baseline'
+    """
     losses = importlib.import_module("fastgd_core.losses")
     return tuple(name for isa, name in enumerate(SIMD_VARIANTS) if losses._isa_supported(isa))
 
 
 def simd():
-    """The variant the kernels run with (one of ``SIMD_VARIANTS``)."""
+    """Name the variant the kernels of this process run with.
+
+    Returns
+    -------
+    str
+        One of SIMD_VARIANTS: "baseline", "avx2" or "avx512".
+
+    See Also
+    --------
+    use_simd : Change it.
+    build_info : The variant with its instruction set, and the build.
+
+    Examples
+    --------
+    >>> import fastgd_core
+    >>> fastgd_core.simd() in fastgd_core.SIMD_VARIANTS
+    True
+    """
     return _selected
 
 
 def use_simd(variant=None):
     """Run every compiled kernel of this process with one instruction-set variant.
+
+    The variants compute the same formulas; wider vectors may change the
+    last digits of sums (the order of additions differs).  The environment
+    variable FASTGD_SIMD does the same at import.
 
     Parameters
     ----------
@@ -72,6 +148,23 @@ def use_simd(variant=None):
         If ``variant`` is not a name of ``SIMD_VARIANTS``, or this build or
         CPU cannot run it (it would stop the process with an illegal
         instruction).
+
+    See Also
+    --------
+    simd_variants : The variants that can run here.
+    simd : The variant in use.
+
+    Examples
+    --------
+    >>> import fastgd_core
+    >>> previous = fastgd_core.simd()
+    >>> fastgd_core.use_simd("baseline")
+    'baseline'
+    >>> fastgd_core.use_simd(previous) == previous
+    True
+    >>> fastgd_core.use_simd() == fastgd_core.simd_variants()[-1]  # None: the fastest
+    True
+    >>> _ = fastgd_core.use_simd(previous)
     """
     global _selected
     available = simd_variants()
