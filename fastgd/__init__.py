@@ -3,6 +3,18 @@
 Every hot loop exists three times behind one interface: compiled ahead of time
 (Cython), just in time (Numba), and as the NumPy reference that is the oracle.
 
+What is where:
+
+* LogisticRegression, LinearRegression, MLPClassifier, MLPRegressor --
+  scikit-learn estimators trained by gradient descent (loaded on first use);
+* fastgd.losses -- stable losses and their gradients (sigmoid, log1pexp, ...);
+* fastgd.optim -- optimizers with PyTorch's rules and defaults (SGD, Adam, ...);
+* fastgd.schedules -- learning-rate schedules and adaptive rules;
+* fastgd.datasets -- synthetic data sets;
+* available_backends, get_backend, set_backend, backend_errors -- which
+  kernels run (FASTGD_BACKEND chooses too);
+* plot_history -- a fit's history as charts (needs matplotlib).
+
 >>> import numpy as np, fastgd
 >>> X = np.eye(3); y = np.array([0.0, 1.0, 1.0])
 >>> loss, grad_w, grad_b = fastgd.losses.logistic_loss_grad(X, y, np.zeros(3))
