@@ -26,10 +26,12 @@ from fastgd import datasets, losses, optim, schedules
 from fastgd._version import __version__
 from fastgd.backends import available_backends, backend_errors, get_backend, set_backend
 
+# LogisticRegression before LinearRegression: the methods they share are listed (and
+# documented) under the classifier, the more used of the two.
 __all__ = [
     "ConvergenceWarning",
-    "LinearRegression",
     "LogisticRegression",
+    "LinearRegression",
     "MLPClassifier",
     "MLPRegressor",
     "plot_history",
