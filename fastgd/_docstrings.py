@@ -223,7 +223,8 @@ stop_reason_ : str
     no further decrease at the working precision), ``"diverged"`` (a
     non-finite loss or one above 1000 times the initial one; the best
     parameters seen are kept and a ``RuntimeWarning`` names remedies) or
-    ``"max_iter"`` (the budget ran out; always after a ``partial_fit``).""",
+    ``"max_iter"`` (the budget ran out; after a ``partial_fit``, which runs
+    one epoch, the usual reason, without a warning).""",
     "network_fitted": """\
 coefs_ : list of ndarray
     The weight matrices, the l-th of shape (units of layer l − 1, units of
@@ -261,8 +262,9 @@ Parameter names follow scikit-learn's ``MLPClassifier`` and ``MLPRegressor``
 where one exists; ``optimizer`` and ``lr`` stand for ``solver`` and
 ``learning_rate_init``.  Where they disagree fastgd's meaning wins: ``alpha``
 penalizes the mean loss, α/2·‖W‖², as in the linear models, while
-scikit-learn's MLP adds α/(2·n_samples)·‖W‖² (for full-batch training its
-``alpha`` is ``n_samples`` times fastgd's); ``max_iter`` counts epochs, and
+scikit-learn's MLP adds α/(2·b)·‖W‖² to the mean loss of a batch of b samples
+(for full-batch training its ``alpha`` is ``n_samples`` times fastgd's);
+``max_iter`` counts epochs (for L-BFGS, iterations), and
 ``tol`` and ``n_iter_no_change`` are fastgd's stop rules.  For a ReLU network,
 ``history_`` also records ``"dead_fraction_layer{l}"``, the fraction of the
 units of hidden layer l that output zero on every sample of the epoch; a

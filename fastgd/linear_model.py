@@ -270,6 +270,10 @@ class _GradientDescentModel(BaseEstimator):
         RuntimeWarning
             When training diverged (the best parameters seen are kept), or
             when every unit of a ReLU network's hidden layer outputs zero.
+
+        See Also
+        --------
+        partial_fit : Train one epoch at a time.
         """
         params = self._validate_params()
         with _unchanged_on_failure(self):
@@ -333,6 +337,10 @@ class _GradientDescentModel(BaseEstimator):
             that differs from the first call's.
         TypeError
             For a keyword argument other than a classifier's ``classes``.
+
+        See Also
+        --------
+        fit : Train until a stop rule ends the run.
         """
         params = self._validate_params()
         self._uses_lbfgs(params, partial=True)  # refuses "lbfgs"
@@ -590,7 +598,8 @@ class LogisticRegression(_DaskScore, ClassifierMixin, _GradientDescentModel):
         f(W, b) = Σ_i s_i·(logsumexp(z_i) − z_i[y_i]) / Σ_i s_i + α/2·‖W‖²,
         z_i = W·x_i + b (one logit per class),
 
-    with ‖W‖² the sum of the squares of W.  Intercepts are not penalized.
+    with z_i[y_i] the logit of the class of sample i and ‖W‖² the sum of the
+    squares of W.  Intercepts are not penalized.
     Labels may be any values of one type (numbers, strings, booleans).  By
     default a full-batch fit runs L-BFGS to the optimum; ``batch_size``,
     ``schedule``, ``early_stopping`` or a first-order ``optimizer`` train by
@@ -786,6 +795,10 @@ class LogisticRegression(_DaskScore, ClassifierMixin, _GradientDescentModel):
         ndarray or dask.array.Array of shape (n_samples,) or (n_samples, n_classes)
             The logits, in X's floating dtype: a vector for two classes, a
             column per class of ``classes_`` for more.
+
+        See Also
+        --------
+        predict_proba : The probabilities of the classes.
         """
         if is_dask_collection(X):
             return self._on_dask(self.decision_function, X, self._columns())
@@ -830,6 +843,10 @@ class LogisticRegression(_DaskScore, ClassifierMixin, _GradientDescentModel):
         ndarray or dask.array.Array of shape (n_samples, n_classes)
             The probabilities (float64), a column per class of ``classes_``;
             each row sums to 1.
+
+        See Also
+        --------
+        predict_log_proba : Their logarithms, accurate near 0.
         """
         if is_dask_collection(X):
             return self._on_dask(self.predict_proba, X, len(self.classes_), np.float64)
@@ -853,6 +870,10 @@ class LogisticRegression(_DaskScore, ClassifierMixin, _GradientDescentModel):
         ndarray or dask.array.Array of shape (n_samples, n_classes)
             The log-probabilities (float64), a column per class of
             ``classes_``.
+
+        See Also
+        --------
+        predict_proba : The probabilities.
         """
         if is_dask_collection(X):
             return self._on_dask(self.predict_log_proba, X, len(self.classes_), np.float64)
