@@ -57,7 +57,7 @@ if __name__ == "__main__":
         print(f"workers: {len(client.scheduler_info()['workers'])}")
         distributed = fastgd.LogisticRegression(alpha=1e-4, tol=1e-8).fit(X_dask, y_dask)
         labels = distributed.predict(X_dask)
-        print(f"predict returned a {type(labels).__name__} with chunks {labels.chunks[0]}; "
+        print(f"predict returned a dask array: {isinstance(labels, da.Array)}, chunks {labels.chunks[0]}; "
               f"first labels {labels[:8].compute()}")
         distributed_accuracy = distributed.score(X_dask, y_dask)
 
