@@ -116,8 +116,8 @@ schedule : float, callable, fastgd.schedules.AdaptiveRule or None, default={defa
     "max_iter": """\
 max_iter : int, default={default}
     The most epochs (passes over the data; for L-BFGS, iterations) a ``fit``
-    runs, at least 1.  Reaching it ends the fit with ``stop_reason_ =
-    "max_iter"`` and a ``ConvergenceWarning``.""",
+    runs, at least 1.  Reaching it ends the fit with the stop reason
+    ``"max_iter"`` and a ``ConvergenceWarning``.""",
     "tol": """\
 tol : float, default={default}
     Tolerance of the stop rules, at least 0.  The fit has converged when the
