@@ -20,7 +20,7 @@ extensions = [
 ]
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "benchmarks/*.md", "auto_examples/*.ipynb", "auto_examples/*.py",
+exclude_patterns = ["_build", "benchmarks/*.md", "examples/GALLERY_HEADER.rst", "auto_examples/*.ipynb", "auto_examples/*.py",
                     "auto_examples/*.zip", "auto_examples/*.json", "auto_examples/*.md5"]
 root_doc = "index"
 

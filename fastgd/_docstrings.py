@@ -202,7 +202,7 @@ n_iter_ : int
 n_features_in_ : int
     Number of features seen in ``fit``.""",
     "feature_names_in_": """\
-feature_names_in_ : ndarray of shape (n_features_in_,)
+feature_names_in_ : ndarray of shape (n_features,)
     Names of the features seen in ``fit``, when X is a DataFrame with string
     column names (scikit-learn's convention; needs scikit-learn).""",
     "history_": """\

@@ -14,7 +14,7 @@ global norm:
 array([-0.1,  0.1, -0.1])
 
 Every step first prepares the gradient g elementwise, in this order (as
-PyTorch's clip_grad_value_, clip_grad_norm_ and weight_decay do):
+PyTorch's ``clip_grad_value_``, ``clip_grad_norm_`` and ``weight_decay`` do):
 
 1. clip by value: g ← clamp(g, −clip_value, clip_value);
 2. clip by global norm: g ← g·min(1, clip_norm/(‖g‖ + 1e-6)), the norm taken
@@ -64,12 +64,12 @@ _SHARED_DOCS = {
     "{common options}": """\
 clip_value : float or None, default None
     Clamp each gradient entry to [−clip_value, clip_value] first, as
-    torch.nn.utils.clip_grad_value_ (keyword-only, like the options below).
+    ``torch.nn.utils.clip_grad_value_`` (keyword-only, like the options below).
     None: no clamp.
 clip_norm : float or None, default None
     Then rescale the gradient to a global norm (over all parameter arrays
     together) of at most clip_norm: g ← g·min(1, clip_norm/(‖g‖ + 1e-6)), as
-    torch.nn.utils.clip_grad_norm_.  None: no rescaling.
+    ``torch.nn.utils.clip_grad_norm_``.  None: no rescaling.
 check_finite : bool, default True
     Refuse a gradient holding NaN or infinity: ``step`` raises ValueError
     before anything is written.  False (without clip_norm) makes each step a
@@ -1002,7 +1002,7 @@ class Adamax(Optimizer):
         (β₁, β₂), the decay rates of the first moment and of the infinity
         norm, each in [0, 1).
     eps : float, default 1e-08
-        The ε added to |g| for numerical stability.
+        The ε added to abs(g) for numerical stability.
     weight_decay : float, default 0.0
         L2 penalty, ≥ 0: g ← g + weight_decay·p.
     {common options}
