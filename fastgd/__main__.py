@@ -242,7 +242,7 @@ def _parser():
                                 BENCH_DESCRIPTION, bench, ["bench --scale small --out bench-small",
                                                            "bench --scale large --kinds loss fit --out bench-large"])
     bench_parser.add_argument("--scale", choices=["small", "large"], default="small",
-                              help="small: 20,000 x 100 data and 100,000 parameters, well under a minute; large: "
+                              help="small: 20,000 x 100 data and 100,000 parameters, a few minutes at most on 2 cores; large: "
                                    "1,000,000 x 100 data and 10,000,000 parameters, minutes")
     bench_parser.add_argument("--out", default="fastgd-bench", metavar="DIR",
                               help="folder for bench.md, bench.json and bench.png, created if missing")

@@ -82,7 +82,7 @@ def test_table_gives_throughput_and_speedups_against_reference_and_fastest_peer(
     assert rows["numpy"][4:6] == ["1.00x", "0.50x"]
 
 
-@pytest.mark.parametrize("seconds, text", [(3.2e-7, "0.32 µs"), (1.234e-5, "12.3 µs"), (4.56e-4, "456.0 µs"),
+@pytest.mark.parametrize("seconds, text", [(3.2e-7, "0.32 µs"), (1.234e-5, "12.3 µs"), (4.56e-4, "456 µs"),
                                            (1.2345e-3, "1.23 ms"), (0.0813, "81.3 ms"), (0.1, "100.0 ms"),
                                            (9.6417, "9641.7 ms"), (10.44, "10.4 s"), (None, "-")])
 def test_times_keep_three_significant_digits_at_any_scale(seconds, text):

@@ -40,8 +40,8 @@ def _ratio(base, seconds):
 
 
 def format_seconds(seconds, digits=3):
-    """``seconds`` in µs, ms or s with at least ``digits`` significant digits and one decimal: "12.3 µs",
-    "1.23 ms", "81.3 ms", "1314.5 ms", "10.4 s"; "-" for None."""
+    """``seconds`` in µs, ms or s to ``digits`` significant digits, ms and s with at least one decimal:
+    "0.32 µs", "538 µs", "1.23 ms", "81.3 ms", "1314.5 ms", "10.4 s"; "-" for None."""
     if seconds is None:
         return "-"
     if seconds >= 10:
@@ -49,7 +49,8 @@ def format_seconds(seconds, digits=3):
     else:
         value, unit = (seconds * 1e3, "ms") if seconds >= 1e-3 else (seconds * 1e6, "µs")
     integer_digits = len(str(int(value))) if value >= 1 else 1
-    return f"{value:.{max(1, digits - integer_digits)}f} {unit}"
+    decimals = max(0 if unit == "µs" else 1, digits - integer_digits)
+    return f"{value:.{decimals}f} {unit}"
 
 
 def _fmt_extra(extra):
