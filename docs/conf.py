@@ -1,6 +1,7 @@
 """Sphinx configuration of fastgd's documentation: ``python -P -m sphinx -W -b html docs docs/_build/html``."""
 
 import os
+import sys
 import warnings
 
 import fastgd
@@ -33,13 +34,14 @@ numpydoc_xref_param_type = False
 numpydoc_validation_checks = set()  # the test suite validates the docstrings (tests/test_docstrings.py)
 
 # The gallery: every example runs while the docs build, so none can rot.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _gallery_order
 sphinx_gallery_conf = {
     "examples_dirs": "examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
     "download_all_examples": False,
     "remove_config_comments": True,
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "_gallery_order.TeachingOrder",
     "image_scrapers": ("matplotlib",),
     "matplotlib_animations": False,
     "show_memory": False,
