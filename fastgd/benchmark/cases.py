@@ -8,7 +8,9 @@ hold them to) and, when installed, the peers: PyTorch and scikit-learn.
 * ``loss``: one fused loss+gradient pass over X; ``X@w`` (one BLAS read of X)
   is the floor of any such pass.
 * ``optimizer``: one step on ``n_params`` parameters; ``numpy-user`` is the
-  update written in plain NumPy as a user would, one temporary per operation.
+  update written in plain NumPy as a user would, one temporary per operation;
+  ``<backend> unchecked`` is fastgd's step with ``check_finite=False`` (a
+  single fused pass, as PyTorch's fused step), beside the default checked one.
 * ``fit``: ``LogisticRegression.fit`` to its default tolerance (L-BFGS); one
   shuffled mini-batch Adam epoch (batch 1024) as a whole fit, beside each
   backend's compiled epoch kernel alone; L-BFGS fits to a 1e-6 relative
@@ -47,6 +49,7 @@ CLIPPED = ("SGD-momentum", "Adam")  # also timed with clip_norm
 CLIP_NORM = 1e3  # large enough that the scale stays 1: the step itself is what is timed
 STATE_ARRAYS = {"SGD-momentum": 1, "Adagrad": 1, "RMSprop": 1, "Adam": 2, "AdamW": 2}
 TORCH_FUSED = {"SGD-momentum", "Adagrad", "Adam", "AdamW"}  # PyTorch has no fused RMSprop
+UNCHECKED = "unchecked"  # an optimizer step with check_finite=False: one fused pass, no finite check of g
 BATCH_SIZE = 1024
 N_CLASSES = 10  # of the softmax and MLP cases
 MLP_HIDDEN = ((64,), (256, 256))  # hidden layers of the MLP cases
@@ -284,7 +287,8 @@ def optimizer_cases(sizes):
                 group = f"{name}{' clip_norm' if clip else ''} step {dtype} {n:,}"
                 # p and the state are read and written, g is read (a clip_norm pass reads g once more).
                 arrays = 2 * (1 + STATE_ARRAYS[name]) + 1 + clip
-                for implementation in ("numpy-user", *BACKENDS, "torch", "torch-fused"):
+                unchecked = () if clip else tuple(f"{b} {UNCHECKED}" for b in BACKENDS if b != REFERENCE)
+                for implementation in ("numpy-user", *BACKENDS, *unchecked, "torch", "torch-fused"):
                     prepare = _optimizer_call(name, dtype, clip, n, implementation)
                     cases.append(Case("optimizer", group, implementation, arrays * n * np.dtype(dtype).itemsize, prepare))
     return cases
@@ -307,11 +311,14 @@ def _optimizer_call(name, dtype, clip, n, implementation):
     return prepare
 
 
-def _fastgd_step(name, p, g, clip, backend):
+def _fastgd_step(name, p, g, clip, implementation):
+    """fastgd's step: the default (checked) one, or ``"<backend> unchecked"``: ``check_finite=False``."""
     from fastgd import optim
 
+    backend, _, unchecked = implementation.partition(" ")
     class_name, kwargs = OPTIMIZERS[name]
-    opt = getattr(optim, class_name)(**kwargs, clip_norm=CLIP_NORM if clip else None, backend=_backend(backend).name)
+    opt = getattr(optim, class_name)(**kwargs, clip_norm=CLIP_NORM if clip else None, backend=_backend(backend).name,
+                                     check_finite=unchecked != UNCHECKED)
     return lambda: opt.step(p, g)
 
 

@@ -158,6 +158,10 @@ IMPLEMENTATION_NOTES = {
     cases.ROUND_TRIP: "one empty task sent to the cluster and back: the floor of each evaluation on Dask",
 }
 IMPLEMENTATION_NOTES["numba " + cases.EPOCH_KERNEL] = IMPLEMENTATION_NOTES["cython " + cases.EPOCH_KERNEL]
+for _backend in ("cython", "numba"):
+    IMPLEMENTATION_NOTES[f"{_backend} {cases.UNCHECKED}"] = (
+        "the same step with check_finite=False: one fused pass (the gradient's norm taken on the way), as PyTorch's "
+        "fused step; the default step reads the gradient once more to refuse NaN and infinity before any change")
 
 
 def _implementation_note(name):
@@ -255,7 +259,7 @@ def compare(old, new, threshold=1.2):
 
 COLORS = {"X@w": "tab:gray", "X@W+X.T@G": "tab:gray", "X@W products": "tab:gray", "numpy-user": "tab:brown",
           "cython": "tab:blue", "numba": "tab:orange", "cython epoch kernel": "#8fc1e8",
-          "numba epoch kernel": "#ffbe7d", "torch": "tab:red", "torch-fused": "tab:purple", "sklearn": "tab:green",
+          "numba epoch kernel": "#ffbe7d", "cython unchecked": "#8fc1e8", "numba unchecked": "#ffbe7d", "torch": "tab:red", "torch-fused": "tab:purple", "sklearn": "tab:green",
           "sklearn SGDClassifier": "tab:olive", "sklearnex": "tab:cyan"}
 CHART_TICKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
