@@ -199,7 +199,7 @@ def class_targets(y, classes, dtype):
     _, da = _import_dask()
     from fastgd.linear_model import _check_classification_targets
 
-    present = da.unique(y).compute()
+    present = _labels_present(y)
     if present.dtype.kind == "f" and not np.isfinite(present).all():
         raise ValueError("Input y contains NaN or infinity.")
     _check_classification_targets(present)
@@ -208,7 +208,24 @@ def class_targets(y, classes, dtype):
     unknown = present[~np.isin(present, classes)]
     if unknown.size:
         raise ValueError(f"y contains labels not in classes: {unknown.tolist()[:5]}")
+    if y.dtype == dtype and np.array_equal(classes, np.arange(len(classes))):
+        return classes, y  # the labels are their class indices already (0/1 float labels): nothing to map
     return classes, y.map_blocks(_class_index, classes, dtype, dtype=dtype)
+
+
+def _labels_present(y):
+    """The sorted distinct labels of y: one task over its blocks when they are on the cluster (``da.unique``'s
+    graph costs a task per block and more), else ``da.unique``."""
+    if _persisted(y):
+        from distributed import futures_of
+
+        return _client().submit(_distinct, *futures_of(y), pure=False).result()
+    _, da = _import_dask()
+    return da.unique(y).compute()
+
+
+def _distinct(*blocks):
+    return np.unique(np.concatenate([np.unique(block) for block in blocks]))
 
 
 def _class_index(labels, classes, dtype):
@@ -300,6 +317,23 @@ def _chunk_handles(X, y, sample_weight):
     return None, _by_chunk([_blocks(a) for a in arrays], sample_weight is None)
 
 
+def _placement(client, chunks):
+    """``{worker address: [chunk indices]}``: where the persisted chunks' X blocks are (waiting for them), so that
+    each evaluation sends one task per worker (a task costs the scheduler and the worker milliseconds; a query of
+    the scheduler's table costs one).  Address None: no holder known, any worker.  None without a client."""
+    if client is None:
+        return None
+    from distributed import wait
+
+    blocks = [chunk[0] for chunk in chunks]
+    wait(blocks)
+    holders = client.who_has(blocks)
+    placement = {}
+    for index, block in enumerate(blocks):
+        placement.setdefault(min(holders.get(block.key) or [None]), []).append(index)
+    return placement
+
+
 def _run_chunks(function, heads, blocks, tail):
     """The task a worker runs per evaluation: ``function`` on each of its chunks; ``(the worker's address, the
     results in a list)``."""
@@ -383,9 +417,7 @@ class DaskProblem(training.Problem):
         super().__post_init__()
         self.X, self.y, self.sample_weight = persist_if_it_fits(self.X, self.y, self.sample_weight)
         self._client, self._chunks = _chunk_handles(self.X, self.y, self.sample_weight)
-        # {worker address: chunk indices}: where the chunks' tasks ran last time.  The first evaluation sends
-        # one task per chunk and lets the scheduler place each beside its data; later ones one task per worker.
-        self._placement = {None: range(len(self._chunks))}
+        self._placement = _placement(self._client, self._chunks)
 
     def _run_per_chunk(self, function, head, tail, reduce=False, indexed=False):
         """``function(*head, [chunk index,] X block, y block, weight block, *tail)`` per chunk, in one round trip:
@@ -394,8 +426,7 @@ class DaskProblem(training.Problem):
         chunks it holds; otherwise one Dask graph (the local scheduler, or data read again from its source)."""
         heads = [(*head, index) if indexed else head for index in range(len(self._chunks))]
         if self._client is not None:
-            groups = [(worker, list(chunks)) for worker, chunks in self._placement.items() if worker is not None]
-            groups += [(None, [chunk]) for chunk in self._placement.get(None, ())]
+            groups = list(self._placement.items())
             tasks = [self._client.submit(_run_chunks, function, [heads[c] for c in chunks],
                                          [self._chunks[c] for c in chunks], tail, pure=False, **_where(worker))
                      for worker, chunks in groups]
@@ -404,7 +435,7 @@ class DaskProblem(training.Problem):
                 placement.setdefault(worker, []).extend(chunks)
                 for c, result in zip(chunks, done):
                     results[c] = result
-            self._placement = placement
+            self._placement = placement  # where the tasks ran: a lost worker's chunks are found where Dask moved them
         else:
             import dask
 

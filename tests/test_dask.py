@@ -147,6 +147,20 @@ def test_the_data_is_persisted_on_the_workers_and_each_worker_runs_its_chunks(cl
     assert len(evaluation_tasks) % 2 == 0 and len(evaluation_tasks) >= 4
 
 
+@pytest.mark.parametrize("labels", [np.array([0, 1]), np.array([0.0, 1.0]), np.array(["no", "yes"])],
+                         ids=["int", "float indices", "str"])
+def test_labels_of_persisted_data_are_found_in_one_task_and_mapped_as_in_process(client, labels):
+    X, y = classification()
+    y = labels[y]
+    Xp, yp = client.persist([da.from_array(X, chunks=1500), da.from_array(y, chunks=1500)])
+    model = LogisticRegression(tol=1e-10, max_iter=500).fit(Xp, yp)
+    local = LogisticRegression(tol=1e-10, max_iter=500).fit(X, y)
+    np.testing.assert_array_equal(model.classes_, local.classes_)
+    np.testing.assert_allclose(model.coef_, local.coef_, rtol=1e-6, atol=1e-8)
+    with pytest.raises(ValueError, match="not in classes"):
+        LogisticRegression().partial_fit(Xp, yp, classes=labels[:1])
+
+
 def test_without_a_client_the_local_scheduler_is_used():
     assert fdask._client() is None
     X, y = classification(n=2000)

@@ -837,6 +837,7 @@ def _dask_problem(sizes):
             blocks = client.scatter([data[a:b] for a, b in zip(edges[:-1], edges[1:])])
             arrays.append(da.concatenate([da.from_delayed(block, (b - a, *data.shape[1:]), data.dtype)
                                           for block, a, b in zip(blocks, edges[:-1], edges[1:])]))
+        arrays = client.persist(arrays)  # the arrays' own blocks in the workers' memory, as a user's X.persist()
         wait(arrays)
         return X, y, *arrays, alpha, best
 
