@@ -1,8 +1,9 @@
-"""The estimators' shared docstring paragraphs, written once, and the decorator that puts them in place.
+"""Shared docstring paragraphs, written once, and the function that puts them in place.
 
 A docstring names a paragraph by a line holding only its placeholder, ``{name}``;
-:func:`fill_doc` replaces that line by ``PARAGRAPHS[name]``, indented as the
-placeholder.  In a paragraph, ``{default}`` stands for the default value of the
+:func:`fill_doc` replaces that line by the paragraph of that name (the
+estimators' ``PARAGRAPHS`` here, or a module's own, such as the optimizers'
+common options), indented as the placeholder.  In a paragraph, ``{default}`` stands for the default value of the
 parameter it describes (the first word of its first line), read from the
 signature of the decorated class's constructor (or of the decorated function),
 so that a default is stated where it is defined.  Braces anywhere else in a
@@ -290,13 +291,15 @@ PARAGRAPHS["network_history_"] = PARAGRAPHS["history_"] + """
     ``"dead_fraction_layer{l}"`` for each hidden layer (see Notes)."""
 
 
-def fill_doc(obj):
-    """Replace each placeholder line ``{name}`` of ``obj``'s docstring by ``PARAGRAPHS[name]``; return ``obj``.
+def fill_doc(obj, paragraphs=None):
+    """Replace each placeholder line ``{name}`` of ``obj``'s docstring by ``paragraphs[name]``; return ``obj``.
 
     Parameters
     ----------
     obj : class or function
         A class (defaults read from its constructor) or a function (from its own signature).
+    paragraphs : dict of str to str, optional
+        The paragraphs by name; the estimators' ``PARAGRAPHS`` when None.
 
     Returns
     -------
@@ -305,8 +308,10 @@ def fill_doc(obj):
     """
     signature = inspect.signature(obj.__init__ if inspect.isclass(obj) else obj)
 
+    paragraphs = PARAGRAPHS if paragraphs is None else paragraphs
+
     def paragraph(match):
-        text = PARAGRAPHS[match["name"]]
+        text = paragraphs[match["name"]]
         if "{default}" in text:
             name = text.split(" ", 1)[0]
             text = text.replace("{default}", _default_text(signature.parameters[name].default))

@@ -21,11 +21,11 @@ loss+gradient functions.
 array([0. , 0.5, 1. ])
 """
 
-import inspect
 
 import numpy as np
 
 from fastgd import _validation as v
+from fastgd._docstrings import fill_doc
 from fastgd.backends import raw_kernels
 
 __all__ = [
@@ -40,9 +40,9 @@ __all__ = [
 
 
 # The descriptions every function shares, written once: _with_shared_docs puts
-# them in place of their marker.
+# them in place of their placeholder line.
 _SHARED_DOCS = {
-    "{backend options}": """\
+    "backend_options": """\
 backend : {"cython", "numba", "numpy"} or None, default None
     The kernels that compute it; None: the current default backend (see
     fastgd.get_backend).  They agree to rounding.
@@ -53,12 +53,8 @@ n_threads : int or None, default None
 
 
 def _with_shared_docs(function):
-    """``function``, its docstring with the shared descriptions in place of their markers."""
-    doc = inspect.cleandoc(function.__doc__)
-    for marker, text in _SHARED_DOCS.items():
-        doc = doc.replace(marker, text)
-    function.__doc__ = doc
-    return function
+    """``function``, its docstring with the shared descriptions in place of their placeholder lines."""
+    return fill_doc(function, _SHARED_DOCS)
 
 
 def _elementwise(kernel_name, z, out, backend, n_threads):
@@ -96,7 +92,7 @@ def sigmoid(z, *, out=None, backend=None, n_threads=None):
     out : numpy.ndarray or None, default None
         The array to write into: shaped like ``z``, of its float dtype,
         C-contiguous and writeable (``z`` itself works).  None: a new array.
-    {backend options}
+    {backend_options}
 
     Returns
     -------
@@ -145,7 +141,7 @@ def log1pexp(z, *, out=None, backend=None, n_threads=None):
     out : numpy.ndarray or None, default None
         The array to write into: shaped like ``z``, of its float dtype,
         C-contiguous and writeable (``z`` itself works).  None: a new array.
-    {backend options}
+    {backend_options}
 
     Returns
     -------
@@ -199,7 +195,7 @@ def linear_predict(X, w, b=0.0, *, backend=None, n_threads=None):
         The weights (cast to X's dtype).
     b : float, default 0.0
         The intercept.
-    {backend options}
+    {backend_options}
 
     Returns
     -------
@@ -278,7 +274,7 @@ def logistic_loss_grad(X, y, w, b=0.0, sample_weight=None, *, backend=None, n_th
         The intercept.
     sample_weight : array_like of shape (n_samples,) or None, default None
         Non-negative weights sᵢ with a positive sum; None: all ones.
-    {backend options}
+    {backend_options}
 
     Returns
     -------
@@ -340,7 +336,7 @@ def squared_loss_grad(X, y, w, b=0.0, sample_weight=None, *, backend=None, n_thr
         The intercept.
     sample_weight : array_like of shape (n_samples,) or None, default None
         Non-negative weights sᵢ with a positive sum; None: all ones.
-    {backend options}
+    {backend_options}
 
     Returns
     -------

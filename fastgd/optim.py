@@ -50,6 +50,7 @@ import numbers
 import numpy as np
 
 from fastgd import _validation as v
+from fastgd._docstrings import fill_doc
 from fastgd.backends import BACKEND_ORDER, raw_kernels
 
 # The base class last: the concrete optimizers come first in listings (and their methods are named after them).
@@ -59,9 +60,9 @@ NORM_EPS = 1e-6  # as torch.nn.utils.clip_grad_norm_
 _UNIT = v.Interval(numbers.Real, 0, 1, closed="left")
 
 # The descriptions every optimizer shares, written once: __init_subclass__ puts
-# them in place of these markers in each optimizer's docstring.
+# them in place of their placeholder lines in each optimizer's docstring.
 _SHARED_DOCS = {
-    "{common options}": """\
+    "optimizer_options": """\
 clip_value : float or None, default None
     Clamp each gradient entry to [−clip_value, clip_value] first, as
     ``torch.nn.utils.clip_grad_value_`` (keyword-only, like the options below).
@@ -81,7 +82,7 @@ backend : {"cython", "numba", "numpy"} or None, default None
 n_threads : int or None, default None
     Threads for large arrays; None: every core the process may use.  Results
     are deterministic for a given n_threads.""",
-    "{common attributes}": """\
+    "optimizer_attributes": """\
 Attributes
 ----------
 step_count : int
@@ -95,21 +96,13 @@ state : list of dict or None
 hyperparameters : tuple of str
     The hyper-parameters' names, in signature order.  Each one, and each
     option, is an attribute that may be changed between steps.""",
-    "{common raises}": """\
+    "optimizer_raises": """\
 Raises
 ------
 ValueError
     If a setting is outside its range, at construction or when assigned
     later (fastgd's InvalidParameterError, also a TypeError).""",
 }
-
-
-def _with_shared_docs(doc):
-    """An optimizer's docstring with the shared descriptions in place of their markers."""
-    doc = inspect.cleandoc(doc)
-    for marker, text in _SHARED_DOCS.items():
-        doc = doc.replace(marker, text)
-    return doc
 
 
 class Hyper(v.Parameter):
@@ -240,7 +233,7 @@ class Optimizer:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.__doc__:
-            cls.__doc__ = _with_shared_docs(cls.__doc__)
+            fill_doc(cls, _SHARED_DOCS)
         hypers = [p for p in v.declared_parameters(cls).values() if isinstance(p, Hyper)]
         options = [p for p in v.declared_parameters(cls).values() if not isinstance(p, Hyper)]
         cls._hypers = tuple(hypers)
@@ -626,9 +619,9 @@ class SGD(Optimizer):
         L2 penalty, ≥ 0: g ← g + weight_decay·p.
     nesterov : bool, default False
         Nesterov momentum; needs momentum > 0 and dampening = 0.
-    {common options}
+    {optimizer_options}
 
-    {common attributes}
+    {optimizer_attributes}
 
     Raises
     ------
@@ -694,11 +687,11 @@ class Adagrad(Optimizer):
         The initial value of every entry of the sum s, ≥ 0.
     eps : float, default 1e-10
         The ε added to √s for numerical stability.
-    {common options}
+    {optimizer_options}
 
-    {common attributes}
+    {optimizer_attributes}
 
-    {common raises}
+    {optimizer_raises}
 
     See Also
     --------
@@ -758,11 +751,11 @@ class RMSprop(Optimizer):
     centered : bool, default False
         Divide by an estimate of the gradient's variance, v − ḡ², instead of
         its second moment.
-    {common options}
+    {optimizer_options}
 
-    {common attributes}
+    {optimizer_attributes}
 
-    {common raises}
+    {optimizer_raises}
 
     See Also
     --------
@@ -826,11 +819,11 @@ class Adam(Optimizer):
     decoupled_weight_decay : bool, default False
         Shrink the parameters instead of adding to the gradient, which
         makes this AdamW.
-    {common options}
+    {optimizer_options}
 
-    {common attributes}
+    {optimizer_attributes}
 
-    {common raises}
+    {optimizer_raises}
 
     See Also
     --------
@@ -890,11 +883,11 @@ class AdamW(Adam):
         Divide by the largest second moment seen so far (AMSGrad).
     decoupled_weight_decay : bool, default True
         False turns this into Adam with an L2 term.
-    {common options}
+    {optimizer_options}
 
-    {common attributes}
+    {optimizer_attributes}
 
-    {common raises}
+    {optimizer_raises}
 
     See Also
     --------
@@ -948,11 +941,11 @@ class NAdam(Optimizer):
         The ψ of μₜ: how fast the momentum factor rises towards β₁, ≥ 0.
     decoupled_weight_decay : bool, default False
         Shrink the parameters instead of adding to the gradient (as AdamW).
-    {common options}
+    {optimizer_options}
 
-    {common attributes}
+    {optimizer_attributes}
 
-    {common raises}
+    {optimizer_raises}
 
     See Also
     --------
@@ -1005,11 +998,11 @@ class Adamax(Optimizer):
         The ε added to abs(g) for numerical stability.
     weight_decay : float, default 0.0
         L2 penalty, ≥ 0: g ← g + weight_decay·p.
-    {common options}
+    {optimizer_options}
 
-    {common attributes}
+    {optimizer_attributes}
 
-    {common raises}
+    {optimizer_raises}
 
     See Also
     --------
