@@ -306,7 +306,7 @@ def fill_doc(obj, paragraphs=None):
     class or function
         ``obj``, its ``__doc__`` filled.
     """
-    signature = inspect.signature(obj.__init__ if inspect.isclass(obj) else obj)
+    signature = inspect.signature(obj)
 
     paragraphs = PARAGRAPHS if paragraphs is None else paragraphs
 

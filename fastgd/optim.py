@@ -62,6 +62,19 @@ _UNIT = v.Interval(numbers.Real, 0, 1, closed="left")
 # The descriptions every optimizer shares, written once: __init_subclass__ puts
 # them in place of their placeholder lines in each optimizer's docstring.
 _SHARED_DOCS = {
+    "lr": """\
+lr : float, default {default}
+    The learning rate, ≥ 0.""",
+    "momentum": """\
+momentum : float, default {default}
+    The momentum factor μ ≥ 0; 0 turns momentum off.""",
+    "l2_weight_decay": """\
+weight_decay : float, default {default}
+    L2 penalty, ≥ 0: g ← g + weight_decay·p.""",
+    "betas": """\
+betas : tuple of (float, float), default {default}
+    (β₁, β₂), the decay rates of the first and second moments, each in
+    [0, 1).""",
     "optimizer_options": """\
 clip_value : float or None, default None
     Clamp each gradient entry to [−clip_value, clip_value] first, as
@@ -232,8 +245,6 @@ class Optimizer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.__doc__:
-            fill_doc(cls, _SHARED_DOCS)
         hypers = [p for p in v.declared_parameters(cls).values() if isinstance(p, Hyper)]
         options = [p for p in v.declared_parameters(cls).values() if not isinstance(p, Hyper)]
         cls._hypers = tuple(hypers)
@@ -242,6 +253,8 @@ class Optimizer:
         parameters = [inspect.Parameter(h.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=h.default) for h in hypers]
         parameters += [inspect.Parameter(o.name, inspect.Parameter.KEYWORD_ONLY, default=o.default) for o in options]
         cls.__signature__ = inspect.Signature(parameters)
+        if cls.__doc__:
+            fill_doc(cls, _SHARED_DOCS)
 
     def __init__(self, *args, **kwargs):
         self.__dict__["_packed"] = None
@@ -609,14 +622,11 @@ class SGD(Optimizer):
 
     Parameters
     ----------
-    lr : float, default 0.001
-        The learning rate, ≥ 0.
-    momentum : float, default 0.0
-        The momentum factor μ ≥ 0; 0 turns momentum off.
+    {lr}
+    {momentum}
     dampening : float, default 0.0
         The dampening τ of the gradient added to the momentum buffer.
-    weight_decay : float, default 0.0
-        L2 penalty, ≥ 0: g ← g + weight_decay·p.
+    {l2_weight_decay}
     nesterov : bool, default False
         Nesterov momentum; needs momentum > 0 and dampening = 0.
     {optimizer_options}
@@ -677,12 +687,10 @@ class Adagrad(Optimizer):
 
     Parameters
     ----------
-    lr : float, default 0.01
-        The learning rate, ≥ 0.
+    {lr}
     lr_decay : float, default 0.0
         The decay of the rate with the step count, ≥ 0.
-    weight_decay : float, default 0.0
-        L2 penalty, ≥ 0: g ← g + weight_decay·p.
+    {l2_weight_decay}
     initial_accumulator_value : float, default 0.0
         The initial value of every entry of the sum s, ≥ 0.
     eps : float, default 1e-10
@@ -738,16 +746,13 @@ class RMSprop(Optimizer):
 
     Parameters
     ----------
-    lr : float, default 0.01
-        The learning rate, ≥ 0.
+    {lr}
     alpha : float, default 0.99
         The smoothing constant α of the averages, in [0, 1].
     eps : float, default 1e-08
         The ε added to the root for numerical stability.
-    weight_decay : float, default 0.0
-        L2 penalty, ≥ 0: g ← g + weight_decay·p.
-    momentum : float, default 0.0
-        The momentum factor μ ≥ 0; 0 turns momentum off.
+    {l2_weight_decay}
+    {momentum}
     centered : bool, default False
         Divide by an estimate of the gradient's variance, v − ḡ², instead of
         its second moment.
@@ -805,11 +810,8 @@ class Adam(Optimizer):
 
     Parameters
     ----------
-    lr : float, default 0.001
-        The learning rate, ≥ 0.
-    betas : tuple of (float, float), default (0.9, 0.999)
-        (β₁, β₂), the decay rates of the first and second moments, each in
-        [0, 1).
+    {lr}
+    {betas}
     eps : float, default 1e-08
         The ε added to √v̂ for numerical stability.
     weight_decay : float, default 0.0
@@ -870,11 +872,8 @@ class AdamW(Adam):
 
     Parameters
     ----------
-    lr : float, default 0.001
-        The learning rate, ≥ 0.
-    betas : tuple of (float, float), default (0.9, 0.999)
-        (β₁, β₂), the decay rates of the first and second moments, each in
-        [0, 1).
+    {lr}
+    {betas}
     eps : float, default 1e-08
         The ε added to √v̂ for numerical stability.
     weight_decay : float, default 0.01
@@ -928,11 +927,8 @@ class NAdam(Optimizer):
 
     Parameters
     ----------
-    lr : float, default 0.002
-        The learning rate, ≥ 0.
-    betas : tuple of (float, float), default (0.9, 0.999)
-        (β₁, β₂), the decay rates of the first and second moments, each in
-        [0, 1).
+    {lr}
+    {betas}
     eps : float, default 1e-08
         The ε added to the root for numerical stability.
     weight_decay : float, default 0.0
@@ -989,15 +985,13 @@ class Adamax(Optimizer):
 
     Parameters
     ----------
-    lr : float, default 0.002
-        The learning rate, ≥ 0.
+    {lr}
     betas : tuple of (float, float), default (0.9, 0.999)
         (β₁, β₂), the decay rates of the first moment and of the infinity
         norm, each in [0, 1).
     eps : float, default 1e-08
         The ε added to abs(g) for numerical stability.
-    weight_decay : float, default 0.0
-        L2 penalty, ≥ 0: g ← g + weight_decay·p.
+    {l2_weight_decay}
     {optimizer_options}
 
     {optimizer_attributes}
