@@ -302,6 +302,16 @@ class Optimizer:
         -------
         bool
             True for decoupled weight decay, p ← p·(1 − lr·weight_decay).
+
+        See Also
+        --------
+        AdamW : Adam with decoupled weight decay on by default.
+
+        Examples
+        --------
+        >>> from fastgd.optim import Adam, AdamW
+        >>> Adam().decouples_weight_decay, AdamW().decouples_weight_decay
+        (False, True)
         """
         return bool(getattr(self, "decoupled_weight_decay", False))
 
@@ -315,6 +325,24 @@ class Optimizer:
         The state buffers, the scalar state, ``step_count`` and
         ``last_grad_norm`` are dropped; the hyper-parameters stay.  The next
         step may then update arrays of other shapes.
+
+        See Also
+        --------
+        Optimizer.restore : Return to a state copied earlier.
+        Optimizer.load_state_dict : Take a saved state.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgd.optim import SGD
+        >>> opt = SGD(lr=0.1, momentum=0.9)
+        >>> norm = opt.step(np.zeros(2), np.ones(2))
+        >>> opt.step_count
+        1
+        >>> opt.reset_state()
+        >>> opt.step_count, opt.state
+        (0, None)
+        >>> norm = opt.step(np.zeros(3), np.ones(3))  # other shapes now
         """
         self.__dict__.update(_matrices=None, _shapes=None, step_count=0, last_grad_norm=None)
         self.__dict__["_scalar_state"] = np.array(list(self.scalars.values()), dtype=np.float64)
@@ -330,6 +358,21 @@ class Optimizer:
             parameter, or None while the setting that needs the buffer is
             off}; None before the first step.  The arrays are views of the
             optimizer's own state.
+
+        See Also
+        --------
+        Optimizer.state_dict : A picklable copy of the state and settings.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgd.optim import RMSprop
+        >>> opt = RMSprop(lr=0.01, alpha=0.75)
+        >>> opt.state is None
+        True
+        >>> norm = opt.step(np.array([1.0, -2.0]), np.array([2.0, -4.0]))
+        >>> opt.state[0]
+        {'square_avg': array([1., 4.]), 'momentum_buffer': None, 'grad_avg': None}
         """
         if self._matrices is None:
             return None
@@ -364,6 +407,26 @@ class Optimizer:
         -------
         tuple
             (state matrices or None, scalar state, step count), all copies.
+
+        See Also
+        --------
+        Optimizer.restore : Return to the copy.
+        Optimizer.state_dict : The format for saving.
+
+        Examples
+        --------
+        The parameters are the caller's: only the optimizer's state is copied.
+
+        >>> import numpy as np
+        >>> from fastgd.optim import SGD
+        >>> w = np.array([1.0, -2.0])
+        >>> opt = SGD(lr=0.1, momentum=0.9)
+        >>> norm = opt.step(w, 2 * w)
+        >>> saved = opt.snapshot()
+        >>> norm = opt.step(w, 2 * w)
+        >>> opt.restore(saved)
+        >>> opt.step_count, opt.state[0]["momentum_buffer"]
+        (1, array([ 2., -4.]))
         """
         matrices = None if self._matrices is None else [m.copy() for m in self._matrices]
         return matrices, self._scalar_state.copy(), self.step_count
@@ -375,6 +438,25 @@ class Optimizer:
         ----------
         snapshot : tuple
             What ``snapshot()`` returned, for the arrays the optimizer holds now.
+
+        See Also
+        --------
+        Optimizer.snapshot : Copy the state.
+        Optimizer.reset_state : Forget the state.
+        Optimizer.load_state_dict : Take a saved state.
+
+        Examples
+        --------
+        A snapshot taken before the first step returns to no state at all:
+
+        >>> import numpy as np
+        >>> from fastgd.optim import Adam
+        >>> opt = Adam(lr=0.1)
+        >>> before = opt.snapshot()
+        >>> norm = opt.step(np.zeros(2), np.ones(2))
+        >>> opt.restore(before)
+        >>> opt.step_count, opt.state
+        (0, None)
         """
         matrices, scalars, step_count = snapshot
         if matrices is None:
@@ -410,6 +492,24 @@ class Optimizer:
         ValueError
             If ``param`` is not 1-D, or the optimizer holds state for other
             arrays.
+
+        See Also
+        --------
+        Optimizer.advance : Count the loop's steps.
+        Optimizer.step : One step on the caller's arrays.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgd.optim import SGD
+        >>> opt = SGD(lr=0.1, momentum=0.9)
+        >>> loop = opt.bind(np.zeros(3))
+        >>> sorted(loop)
+        ['clip_norm', 'clip_value', 'hyper', 'intercept_hyper', 'optimizer', 'scalars', 'state', 'step']
+        >>> loop["state"].shape  # one row per buffer, one column per entry
+        (1, 3)
+        >>> loop["state"] is opt.bind(np.zeros(3))["state"]
+        True
         """
         if param.ndim != 1:
             raise ValueError("a compiled loop steps one flat parameter array")
@@ -427,6 +527,20 @@ class Optimizer:
         ----------
         n_steps : int
             The number of steps taken.
+
+        See Also
+        --------
+        Optimizer.bind : What the loop steps.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgd.optim import Adam
+        >>> opt = Adam()
+        >>> loop = opt.bind(np.zeros(3))
+        >>> opt.advance(5)  # the loop took 5 steps
+        >>> opt.step_count
+        5
         """
         self.step_count += int(n_steps)
 
@@ -468,6 +582,25 @@ class Optimizer:
             state), a parameter is not C-contiguous and writeable, an index of
             ``no_weight_decay`` is out of range, or (with ``check_finite``) a
             gradient holds NaN or infinity.
+
+        See Also
+        --------
+        Optimizer.reset_state : Start again from no state.
+        Optimizer.state_dict : Save the state.
+        torch.optim.Optimizer.step : PyTorch's step.
+
+        Examples
+        --------
+        Weights and a bias, the bias without weight decay:
+
+        >>> import numpy as np
+        >>> from fastgd.optim import SGD
+        >>> w, b = np.array([1.0, -2.0]), np.array([0.5])
+        >>> opt = SGD(lr=0.1, weight_decay=0.5)
+        >>> round(opt.step([w, b], [np.array([1.0, -1.0]), np.array([2.0])], no_weight_decay=[1]), 4)
+        2.4495
+        >>> w, b
+        (array([ 0.85, -1.8 ]), array([0.3]))
         """
         params = _check_params(params)
         grads = _check_grads(grads, params)
@@ -532,6 +665,24 @@ class Optimizer:
             buffers of settings now off, as the optimizer keeps them; None
             before the first step) and "scalars" (the scalar state, such as
             NAdam's mu_product).
+
+        See Also
+        --------
+        Optimizer.load_state_dict : Restore what it returns.
+        Optimizer.snapshot : A cheaper copy of the state, within one fit.
+        torch.optim.Optimizer.state_dict : PyTorch's, with parameter groups.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgd.optim import SGD
+        >>> opt = SGD(lr=0.1, momentum=0.9)
+        >>> norm = opt.step(np.zeros(2), np.array([1.0, -1.0]))
+        >>> saved = opt.state_dict()
+        >>> saved["optimizer"], saved["step"], saved["hyperparameters"]["lr"]
+        ('SGD', 1, 0.1)
+        >>> saved["state"][0]
+        {'momentum_buffer': array([ 1., -1.])}
         """
         state = None if self._matrices is None else [
             {b.name: matrix[row].reshape(shape).copy() for row, b in enumerate(self.buffers)}
@@ -556,6 +707,25 @@ class Optimizer:
         ValueError
             If ``state_dict`` is malformed or for another class; nothing is
             changed then.
+
+        See Also
+        --------
+        Optimizer.state_dict : What it takes.
+        Optimizer.restore : Return to a snapshot.
+
+        Examples
+        --------
+        >>> import pickle
+        >>> import numpy as np
+        >>> from fastgd.optim import Adam
+        >>> opt = Adam(lr=0.1)
+        >>> norm = opt.step(np.zeros(2), np.array([1.0, -1.0]))
+        >>> other = Adam()
+        >>> other.load_state_dict(pickle.loads(pickle.dumps(opt.state_dict())))
+        >>> other.lr, other.step_count
+        (0.1, 1)
+        >>> other.state[0]["exp_avg"].round(4)
+        array([ 0.1, -0.1])
         """
         name, settings, step, matrices, shapes, scalars = self._read_state_dict(state_dict)
         previous = self._settings()
