@@ -244,6 +244,13 @@ X : array-like of shape (n_samples, n_features) or Dask collection
     The samples: float32 is computed in float32, float64 in float64,
     integers and booleans are converted to float64.  A Dask array or Dask
     DataFrame gives a lazy Dask array, computed block by block.""",
+    # ---- method sections ---------------------------------------------------------------------------------------
+    "shared_method_example": """\
+This method is shared by ``LinearRegression``, ``LogisticRegression``,
+``MLPClassifier`` and ``MLPRegressor`` and is called the same way on each.""",
+    "regressor_predict_see_also": """\
+score : The R² of the predictions.
+fit : Train the model.""",
     # ---- notes -------------------------------------------------------------------------------------------------
     "fit_notes": """\
 A fit is one loop over epochs (for L-BFGS, iterations): once per epoch Python

@@ -48,6 +48,7 @@ class _DaskScore:
     """``score`` on Dask inputs computed on the workers: accuracy for classifiers, R^2 for regressors (first among
     an estimator's bases, before scikit-learn's mixin, which it calls for other inputs)."""
 
+    @fill_doc
     def score(self, X, y, sample_weight=None):
         """Score the predictions on X against y: accuracy for a classifier, R² for a regressor.
 
@@ -72,6 +73,25 @@ class _DaskScore:
         float
             The accuracy, in [0, 1], or R², at most 1 (1 for exact predictions,
             0 for always predicting the mean, negative for worse).
+
+        See Also
+        --------
+        predict : The predictions that are scored.
+        fit : Train the estimator.
+
+        Examples
+        --------
+        {shared_method_example}
+        With ``LogisticRegression`` (an accuracy) and ``LinearRegression`` (an R²):
+
+        >>> from fastgd import LinearRegression, LogisticRegression
+        >>> from fastgd.datasets import make_classification, make_regression
+        >>> X, y, w = make_classification(200, 3, random_state=0)
+        >>> round(LogisticRegression().fit(X, y).score(X, y), 2)  # accuracy
+        0.87
+        >>> X, y, w = make_regression(200, 3, noise=0.1, random_state=0)
+        >>> round(LinearRegression().fit(X, y).score(X, y), 3)  # R²
+        0.999
         """
         if not (is_dask_collection(X) or is_dask_collection(y)):
             return super().score(X, y, sample_weight)
@@ -217,6 +237,7 @@ class _GradientDescentModel(BaseEstimator):
                              f"{self.n_features_in_} features as input.")
 
     # -- fitting -----------------------------------------------------------------------------
+    @fill_doc
     def fit(self, X, y, sample_weight=None):
         """Fit the model to the training data X and y.
 
@@ -274,6 +295,22 @@ class _GradientDescentModel(BaseEstimator):
         See Also
         --------
         partial_fit : Train one epoch at a time.
+        predict : Predict with the fitted model.
+        score : Score its predictions on test data.
+
+        Examples
+        --------
+        {shared_method_example}
+        The example uses ``LogisticRegression``:
+
+        >>> from fastgd import LogisticRegression
+        >>> from fastgd.datasets import make_classification
+        >>> X, y, w = make_classification(200, 3, random_state=0)
+        >>> model = LogisticRegression(tol=1e-4).fit(X, y)
+        >>> model.coef_.shape, model.stop_reason_
+        ((1, 3), 'converged')
+        >>> len(model.history_["loss"]) == model.n_iter_
+        True
         """
         params = self._validate_params()
         with _unchanged_on_failure(self):
@@ -293,6 +330,7 @@ class _GradientDescentModel(BaseEstimator):
         self._store(result, X.dtype)
         return self
 
+    @fill_doc
     def partial_fit(self, X, y, sample_weight=None, **kwargs):
         """Train one epoch on X and y, continuing from the current parameters.
 
@@ -341,6 +379,25 @@ class _GradientDescentModel(BaseEstimator):
         See Also
         --------
         fit : Train until a stop rule ends the run.
+        predict : Predict with the updated model.
+        score : Score its predictions on test data.
+
+        Examples
+        --------
+        {shared_method_example}
+        The example uses ``LogisticRegression``, whose first call names every
+        class (a regressor's takes no ``classes``):
+
+        >>> from fastgd import LogisticRegression
+        >>> from fastgd.datasets import make_classification
+        >>> X, y, w = make_classification(200, 3, random_state=0)
+        >>> model = LogisticRegression(lr=0.1)
+        >>> for epoch in range(20):
+        ...     model = model.partial_fit(X, y, classes=[0, 1])
+        >>> model.n_iter_, model.stop_reason_
+        (1, 'max_iter')
+        >>> round(model.score(X, y), 2)
+        0.89
         """
         params = self._validate_params()
         self._uses_lbfgs(params, partial=True)  # refuses "lbfgs"
@@ -573,6 +630,19 @@ class LinearRegression(_DaskScore, RegressorMixin, _GradientDescentModel):
         -------
         ndarray or dask.array.Array of shape (n_samples,)
             The predictions, in X's floating dtype.
+
+        See Also
+        --------
+        {regressor_predict_see_also}
+
+        Examples
+        --------
+        >>> from fastgd import LinearRegression
+        >>> from fastgd.datasets import make_regression
+        >>> X, y, w = make_regression(200, 3, noise=0.1, random_state=0)
+        >>> model = LinearRegression().fit(X, y)
+        >>> model.predict(X[:3]).round(1), y[:3].round(1)
+        (array([ 0.3,  1.4, -3.9]), array([ 0.5,  1.4, -3.8]))
         """
         if is_dask_collection(X):
             return self._on_dask(self.predict, X, None)
@@ -799,6 +869,18 @@ class LogisticRegression(_DaskScore, ClassifierMixin, _GradientDescentModel):
         See Also
         --------
         predict_proba : The probabilities of the classes.
+        predict : The class labels the logits decide.
+
+        Examples
+        --------
+        >>> from fastgd import LogisticRegression
+        >>> from fastgd.datasets import make_classification
+        >>> X, y, w = make_classification(200, 3, random_state=0)
+        >>> model = LogisticRegression().fit(X, y)
+        >>> model.decision_function(X[:3]).round(2)
+        array([ 0.46,  1.91, -4.23])
+        >>> bool(((model.decision_function(X) > 0) == (model.predict(X) == model.classes_[1])).all())
+        True
         """
         if is_dask_collection(X):
             return self._on_dask(self.decision_function, X, self._columns())
@@ -820,6 +902,21 @@ class LogisticRegression(_DaskScore, ClassifierMixin, _GradientDescentModel):
         -------
         ndarray or dask.array.Array of shape (n_samples,)
             Labels from ``classes_`` (of its dtype).
+
+        See Also
+        --------
+        predict_proba : The probability of each class.
+        decision_function : The logits the labels are decided by.
+        score : The accuracy of the labels.
+
+        Examples
+        --------
+        >>> from fastgd import LogisticRegression
+        >>> from fastgd.datasets import make_classification
+        >>> X, y, w = make_classification(200, 3, random_state=0)
+        >>> model = LogisticRegression().fit(X, y)
+        >>> model.classes_, model.predict(X[:4])
+        (array([0., 1.]), array([1., 1., 0., 1.]))
         """
         if is_dask_collection(X):
             return self._on_dask(self.predict, X, None, self.classes_.dtype)
@@ -847,6 +944,21 @@ class LogisticRegression(_DaskScore, ClassifierMixin, _GradientDescentModel):
         See Also
         --------
         predict_log_proba : Their logarithms, accurate near 0.
+        predict : The most probable class.
+        decision_function : The logits they are computed from.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgd import LogisticRegression
+        >>> from fastgd.datasets import make_classification
+        >>> X, y, w = make_classification(200, 3, random_state=0)
+        >>> model = LogisticRegression().fit(X, y)
+        >>> model.predict_proba(X[:2]).round(3)
+        array([[0.387, 0.613],
+               [0.129, 0.871]])
+        >>> bool(np.allclose(model.predict_proba(X).sum(axis=1), 1.0))
+        True
         """
         if is_dask_collection(X):
             return self._on_dask(self.predict_proba, X, len(self.classes_), np.float64)
@@ -874,6 +986,20 @@ class LogisticRegression(_DaskScore, ClassifierMixin, _GradientDescentModel):
         See Also
         --------
         predict_proba : The probabilities.
+        decision_function : The logits they are computed from.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgd import LogisticRegression
+        >>> from fastgd.datasets import make_classification
+        >>> X, y, w = make_classification(200, 3, random_state=0)
+        >>> model = LogisticRegression().fit(X, y)
+        >>> model.predict_log_proba(X[:2]).round(3)
+        array([[-0.95 , -0.489],
+               [-2.046, -0.138]])
+        >>> bool(np.allclose(np.exp(model.predict_log_proba(X)), model.predict_proba(X)))
+        True
         """
         if is_dask_collection(X):
             return self._on_dask(self.predict_log_proba, X, len(self.classes_), np.float64)

@@ -263,6 +263,24 @@ class MLPClassifier(_DaskScore, ClassifierMixin, _MLP):
         ndarray or dask.array.Array of shape (n_samples, n_classes)
             The probabilities (float64), a column per class of ``classes_``;
             each row sums to 1.
+
+        See Also
+        --------
+        predict : The most probable class.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgd import MLPClassifier
+        >>> from fastgd.datasets import make_classification
+        >>> X, y, w = make_classification(200, 3, random_state=0)
+        >>> model = MLPClassifier(hidden_layer_sizes=(4,), alpha=0.1, optimizer="lbfgs", tol=1e-2, random_state=0)
+        >>> model = model.fit(X, y)
+        >>> model.predict_proba(X[:2]).round(2)
+        array([[0.4 , 0.6 ],
+               [0.27, 0.73]])
+        >>> bool(np.allclose(model.predict_proba(X).sum(axis=1), 1.0))
+        True
         """
         if is_dask_collection(X):
             return self._on_dask(self.predict_proba, X, len(self.classes_), np.float64)
@@ -286,6 +304,21 @@ class MLPClassifier(_DaskScore, ClassifierMixin, _MLP):
         -------
         ndarray or dask.array.Array of shape (n_samples,)
             Labels from ``classes_`` (of its dtype).
+
+        See Also
+        --------
+        predict_proba : The probability of each class.
+        score : The accuracy of the labels.
+
+        Examples
+        --------
+        >>> from fastgd import MLPClassifier
+        >>> from fastgd.datasets import make_classification
+        >>> X, y, w = make_classification(200, 3, random_state=0)
+        >>> model = MLPClassifier(hidden_layer_sizes=(4,), alpha=0.1, optimizer="lbfgs", tol=1e-2, random_state=0)
+        >>> model = model.fit(X, y)
+        >>> model.classes_, model.predict(X[:4])
+        (array([0., 1.]), array([1., 1., 0., 1.]))
         """
         if is_dask_collection(X):
             return self._on_dask(self.predict, X, None, self.classes_.dtype)
@@ -425,6 +458,27 @@ class MLPRegressor(_DaskScore, RegressorMixin, _MLP):
         ndarray or dask.array.Array of shape (n_samples,) or (n_samples, n_targets)
             The predictions in X's floating dtype: a vector for a single
             target, a column per target for several.
+
+        See Also
+        --------
+        {regressor_predict_see_also}
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastgd import MLPRegressor
+        >>> from fastgd.datasets import make_regression
+        >>> X, y, w = make_regression(200, 3, noise=0.1, signal=1.0, random_state=0)
+        >>> model = MLPRegressor(hidden_layer_sizes=(4,), alpha=0.1, optimizer="lbfgs", tol=1e-2, random_state=0)
+        >>> model = model.fit(X, y)
+        >>> model.predict(X[:3]).round(1), y[:3].round(1)
+        (array([ 0.4,  0.8, -0.8]), array([ 0.7,  0.8, -0.9]))
+
+        Several targets, a column each:
+
+        >>> model = model.fit(X, np.column_stack([y, -y]))
+        >>> model.predict(X[:3]).shape
+        (3, 2)
         """
         if is_dask_collection(X):
             single = self.coefs_[-1].shape[1] == 1 and self._n_targets == 1
