@@ -41,6 +41,7 @@ import numbers
 from dataclasses import dataclass
 
 from fastgd import _validation as v
+from fastgd._docstrings import fill_doc
 
 __all__ = [
     "Constant",
@@ -65,7 +66,7 @@ _POSITIVE_COUNT = v.Interval(numbers.Integral, 1, None, closed="left")
 
 
 # The sections every override of these methods shares, written once: __init_subclass__
-# puts them after the override's own summary.
+# puts them in place of the placeholder line ({rate}, {start}, {observe}) of each override's docstring.
 _SHARED_SECTIONS = {
     "rate": """\
 Parameters
@@ -77,7 +78,12 @@ epoch : int
 Returns
 -------
 float
-    The learning rate of that epoch.""",
+    The learning rate of that epoch.
+
+See Also
+--------
+as_schedule : Turns a number into a schedule; any callable epoch -> lr serves too.
+ReduceLROnPlateau : A rate that follows the loss rather than the epoch.""",
     "start": """\
 Returns
 -------
@@ -98,11 +104,11 @@ Decision
 
 
 def _complete_docstrings(cls):
-    """Follow the own summary of each method ``cls`` defines with the sections it shares."""
-    for name, sections in _SHARED_SECTIONS.items():
+    """Put the shared sections in place in the docstrings of the methods ``cls`` defines."""
+    for name in _SHARED_SECTIONS:
         function = cls.__dict__.get(name)
         if function is not None and function.__doc__:
-            function.__doc__ = inspect.cleandoc(function.__doc__) + "\n\n" + sections
+            fill_doc(function, _SHARED_SECTIONS)
 
 
 def _epoch(t):
@@ -168,7 +174,16 @@ class Constant(Schedule):
         self.lr = lr
 
     def rate(self, epoch):
-        """The rate of ``epoch``: lr."""
+        """The rate of ``epoch``: lr.
+
+        {rate}
+
+        Examples
+        --------
+        >>> from fastgd.schedules import Constant
+        >>> Constant(0.1).rate(7)
+        0.1
+        """
         return self.lr
 
 
@@ -208,7 +223,16 @@ class StepDecay(Schedule):
         self.lr, self.step_size, self.gamma = lr, step_size, gamma
 
     def rate(self, epoch):
-        """The rate of ``epoch``: lr·γ^⌊epoch/step_size⌋."""
+        """The rate of ``epoch``: lr·γ^⌊epoch/step_size⌋.
+
+        {rate}
+
+        Examples
+        --------
+        >>> from fastgd.schedules import StepDecay
+        >>> StepDecay(1.0, step_size=2, gamma=0.5).rate(4)
+        0.25
+        """
         return self.lr * self.gamma ** (epoch // self.step_size)
 
 
@@ -245,7 +269,16 @@ class ExponentialDecay(Schedule):
         self.lr, self.gamma = lr, gamma
 
     def rate(self, epoch):
-        """The rate of ``epoch``: lr·γ^epoch."""
+        """The rate of ``epoch``: lr·γ^epoch.
+
+        {rate}
+
+        Examples
+        --------
+        >>> from fastgd.schedules import ExponentialDecay
+        >>> ExponentialDecay(1.0, gamma=0.5).rate(3)
+        0.125
+        """
         return self.lr * self.gamma**epoch
 
 
@@ -287,7 +320,17 @@ class CosineDecay(Schedule):
         self.lr, self.t_max, self.eta_min = lr, t_max, eta_min
 
     def rate(self, epoch):
-        """The rate of ``epoch``: η_min + (lr − η_min)·(1 + cos(π·min(epoch, t_max)/t_max))/2."""
+        """The rate of ``epoch``: η_min + (lr − η_min)·(1 + cos(π·min(epoch, t_max)/t_max))/2.
+
+        {rate}
+
+        Examples
+        --------
+        >>> from fastgd.schedules import CosineDecay
+        >>> schedule = CosineDecay(1.0, t_max=4, eta_min=0.1)
+        >>> round(schedule.rate(2), 4), schedule.rate(10)
+        (0.55, 0.1)
+        """
         progress = min(epoch, self.t_max) / self.t_max
         return self.eta_min + (self.lr - self.eta_min) * (1 + math.cos(math.pi * progress)) / 2
 
@@ -325,7 +368,16 @@ class InverseScaling(Schedule):
         self.lr, self.power_t = lr, power_t
 
     def rate(self, epoch):
-        """The rate of ``epoch``: lr/(epoch + 1)^power_t."""
+        """The rate of ``epoch``: lr/(epoch + 1)^power_t.
+
+        {rate}
+
+        Examples
+        --------
+        >>> from fastgd.schedules import InverseScaling
+        >>> InverseScaling(1.0, power_t=0.5).rate(3)
+        0.5
+        """
         return self.lr / (epoch + 1) ** self.power_t
 
 
@@ -371,7 +423,17 @@ class Warmup(Schedule):
         self.warmup_epochs, self.start_factor = warmup_epochs, start_factor
 
     def rate(self, epoch):
-        """The rate of ``epoch``: on the ramp to s(0), then s(epoch − warmup_epochs)."""
+        """The rate of ``epoch``: on the ramp to s(0), then s(epoch − warmup_epochs).
+
+        {rate}
+
+        Examples
+        --------
+        >>> from fastgd.schedules import StepDecay, Warmup
+        >>> schedule = Warmup(StepDecay(1.0, step_size=1, gamma=0.5), warmup_epochs=2)
+        >>> [round(schedule.rate(t), 4) for t in range(5)]
+        [0.1, 0.55, 1.0, 0.5, 0.25]
+        """
         if epoch >= self.warmup_epochs:
             return self.schedule(epoch - self.warmup_epochs)
         ramp = self.start_factor + (1 - self.start_factor) * epoch / self.warmup_epochs
@@ -545,7 +607,23 @@ class ReduceLROnPlateau(AdaptiveRule):
         self.start()
 
     def start(self):
-        """Reset the best loss and the counters; the first epoch runs at lr."""
+        """Reset the best loss and the counters; the first epoch runs at lr.
+
+        {start}
+
+        See Also
+        --------
+        ReduceLROnPlateau.observe : The rate of each later epoch.
+
+        Examples
+        --------
+        >>> from fastgd.schedules import ReduceLROnPlateau
+        >>> rule = ReduceLROnPlateau(1.0, factor=0.5, patience=0)
+        >>> rule.observe(2.0).lr, rule.observe(2.0).lr
+        (1.0, 0.5)
+        >>> rule.start()
+        1.0
+        """
         self.current, self.best, self.bad_epochs, self.cooldown_left = self.lr, math.inf, 0, 0
         return self.current
 
@@ -555,7 +633,26 @@ class ReduceLROnPlateau(AdaptiveRule):
         return loss < self.best - self.threshold
 
     def observe(self, loss):
-        """Count the epoch as an improvement or not; cut the rate after too many bad ones."""
+        """Count the epoch as an improvement or not; cut the rate after too many bad ones.
+
+        {observe}
+
+        See Also
+        --------
+        ReduceLROnPlateau.start : Reset the rule before a fit.
+        Decision : What it returns.
+
+        Examples
+        --------
+        With a floor of 0.5, the first cut reaches it:
+
+        >>> from fastgd.schedules import ReduceLROnPlateau
+        >>> rule = ReduceLROnPlateau(1.0, factor=0.5, patience=0, min_lr=0.5)
+        >>> rule.observe(2.0)
+        Decision(lr=1.0, undo=False, at_floor=False)
+        >>> rule.observe(2.0)
+        Decision(lr=0.5, undo=False, at_floor=True)
+        """
         if self._improves(loss):
             self.best, self.bad_epochs = loss, 0
         else:
@@ -622,12 +719,49 @@ class BoldDriver(AdaptiveRule):
         self.start()
 
     def start(self):
-        """Forget the last loss; the first epoch runs at lr."""
+        """Forget the last loss; the first epoch runs at lr.
+
+        {start}
+
+        See Also
+        --------
+        BoldDriver.observe : The rate of each later epoch.
+
+        Examples
+        --------
+        >>> from fastgd.schedules import BoldDriver
+        >>> rule = BoldDriver(1.0, increase=2.0)
+        >>> rule.observe(1.0).lr
+        2.0
+        >>> rule.start()
+        1.0
+        """
         self.current, self.previous_loss = self.lr, math.inf
         return self.current
 
     def observe(self, loss):
-        """Grow the rate after a loss no higher than the last kept one, else cut it and undo the epoch."""
+        """Grow the rate after a loss no higher than the last kept one, else cut it and undo the epoch.
+
+        {observe}
+
+        See Also
+        --------
+        BoldDriver.start : Reset the rule before a fit.
+        Decision : What it returns.
+
+        Examples
+        --------
+        An undone epoch's loss is forgotten: 5.0 is compared with 3.0.
+
+        >>> from fastgd.schedules import BoldDriver
+        >>> rule = BoldDriver(1.0, increase=2.0, decrease=0.5, min_lr=0.5)
+        >>> rule.observe(3.0)
+        Decision(lr=2.0, undo=False, at_floor=False)
+        >>> rule.observe(4.0)
+        Decision(lr=1.0, undo=True, at_floor=False)
+        >>> rule.observe(5.0)
+        Decision(lr=0.5, undo=True, at_floor=True)
+        """
         if loss <= self.previous_loss:
             self.previous_loss = loss
             self.current = min(self.current * self.increase, self.max_lr)
@@ -700,7 +834,24 @@ class ArmijoLineSearch(AdaptiveRule):
         self.start()
 
     def start(self):
-        """Reset the search; the first trial step is lr."""
+        """Reset the search; the first trial step is lr.
+
+        {start}
+
+        See Also
+        --------
+        ArmijoLineSearch.accepts : Whether a trial step is accepted.
+        ArmijoLineSearch.backtrack : The next trial step after a rejected one.
+
+        Examples
+        --------
+        >>> from fastgd.schedules import ArmijoLineSearch
+        >>> rule = ArmijoLineSearch(lr=1.0)
+        >>> rule.backtrack()
+        0.5
+        >>> rule.start()
+        1.0
+        """
         self.current, self.backtracks = self.lr, 0
         return self.current
 
@@ -722,6 +873,22 @@ class ArmijoLineSearch(AdaptiveRule):
         -------
         bool
             True if the step decreases the loss enough to be accepted.
+
+        See Also
+        --------
+        ArmijoLineSearch.backtrack : The next trial step after a rejected one.
+        ArmijoLineSearch.observe : The first trial step of the next search.
+
+        Examples
+        --------
+        On f(w) = w² from w = 1, where f(w) = 1 and g = 2 (‖g‖² = 4):
+
+        >>> from fastgd.schedules import ArmijoLineSearch
+        >>> rule = ArmijoLineSearch(c=0.1)
+        >>> rule.accepts(1.0, (1 - 0.25 * 2) ** 2, 4.0, 0.25)
+        True
+        >>> rule.accepts(1.0, (1 - 1.0 * 2) ** 2, 4.0, 1.0)
+        False
         """
         return loss_after <= loss_before - self.c * step * grad_norm_sq
 
@@ -734,12 +901,41 @@ class ArmijoLineSearch(AdaptiveRule):
             The next trial step, or None when the search gives up: the step
             fell below ``min_lr`` or this was shrink number
             ``max_backtracks`` + 1 of the search.
+
+        See Also
+        --------
+        ArmijoLineSearch.accepts : Whether a trial step is accepted.
+        ArmijoLineSearch.start : Reset the search.
+
+        Examples
+        --------
+        >>> from fastgd.schedules import ArmijoLineSearch
+        >>> rule = ArmijoLineSearch(lr=1.0, shrink=0.5, max_backtracks=2)
+        >>> rule.backtrack(), rule.backtrack(), rule.backtrack()
+        (0.5, 0.25, None)
         """
         self.current *= self.shrink
         self.backtracks += 1
         return self.current if self.current >= self.min_lr and self.backtracks <= self.max_backtracks else None
 
     def observe(self, loss):
-        """After an accepted step, start the next search from a larger one: t ← t·grow."""
+        """After an accepted step, start the next search from a larger one: t ← t·grow.
+
+        {observe}
+
+        See Also
+        --------
+        ArmijoLineSearch.accepts : Whether a trial step is accepted.
+        Decision : What it returns.
+
+        Examples
+        --------
+        >>> from fastgd.schedules import ArmijoLineSearch
+        >>> rule = ArmijoLineSearch(lr=1.0, grow=2.0)
+        >>> rule.backtrack()
+        0.5
+        >>> rule.observe(0.0)  # the step 0.5 was accepted
+        Decision(lr=1.0, undo=False, at_floor=False)
+        """
         self.current, self.backtracks = self.current * self.grow, 0
         return Decision(self.current)
