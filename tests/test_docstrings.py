@@ -37,9 +37,8 @@ REQUIRED = {
     "PR01", "PR02", "PR03",  # every parameter documented, none unknown, in the signature's order
     "PR06", "PR07", "PR08", "PR09",  # each with a plain type, a description, capitalized, ending with a period
     "RT01", "RT03",  # a Returns section where something is returned, described
+    "SA01", "EX01",  # a See Also section and an example
 }
-# Classes and functions (not methods) also show a See Also section and an example.
-REQUIRED_TOP_LEVEL = {"SA01", "EX01"}
 
 ESTIMATOR_METHODS = ("fit", "partial_fit", "predict", "predict_proba", "predict_log_proba", "decision_function", "score")
 OPTIMIZER_METHODS = ("step", "state_dict", "load_state_dict", "reset_state")
@@ -50,7 +49,7 @@ def _public_names(module):
 
 
 def public_objects():
-    """(qualified name, object, is_method) of every public class, function and method fastgd defines, each once."""
+    """(qualified name, object) of every public class, function and method fastgd defines, each once."""
     seen = set()
     found = []
     for module_name in PUBLIC_MODULES:
@@ -60,11 +59,11 @@ def public_objects():
             if not (inspect.isclass(obj) or inspect.isfunction(obj)) or not _ours(obj) or id(obj) in seen:
                 continue
             seen.add(id(obj))
-            found.append((f"{obj.__module__}.{obj.__qualname__}", obj, False))
+            found.append((f"{obj.__module__}.{obj.__qualname__}", obj))
             for method_name, method in _public_methods(obj) if inspect.isclass(obj) else ():
                 if id(method) not in seen:
                     seen.add(id(method))
-                    found.append((f"{obj.__module__}.{obj.__qualname__}.{method_name}", method, True))
+                    found.append((f"{obj.__module__}.{obj.__qualname__}.{method_name}", method))
     return found
 
 
@@ -83,16 +82,15 @@ def _public_methods(cls):
 OBJECTS = public_objects()
 
 
-@pytest.mark.parametrize("qualname, obj, is_method", OBJECTS, ids=[name for name, _, _ in OBJECTS])
-def test_numpydoc_sections(qualname, obj, is_method):
+@pytest.mark.parametrize("qualname, obj", OBJECTS, ids=[name for name, _ in OBJECTS])
+def test_numpydoc_sections(qualname, obj):
     result = numpydoc_validate.validate(qualname)
-    required = REQUIRED if is_method else REQUIRED | REQUIRED_TOP_LEVEL
-    errors = [f"{code}: {message}" for code, message in result["errors"] if code in required]
+    errors = [f"{code}: {message}" for code, message in result["errors"] if code in REQUIRED]
     assert not errors, f"{qualname}:\n" + "\n".join(errors)
 
 
-@pytest.mark.parametrize("qualname, obj, is_method", OBJECTS, ids=[name for name, _, _ in OBJECTS])
-def test_docstring_reads_as_plain_text(qualname, obj, is_method):
+@pytest.mark.parametrize("qualname, obj", OBJECTS, ids=[name for name, _ in OBJECTS])
+def test_docstring_reads_as_plain_text(qualname, obj):
     """``help()`` shows the formulas as text: no raw LaTeX commands or :math: roles."""
     doc = inspect.getdoc(obj) or ""
     assert ":math:" not in doc, qualname
@@ -100,7 +98,7 @@ def test_docstring_reads_as_plain_text(qualname, obj, is_method):
 
 
 def test_the_listed_estimators_and_optimizers_are_covered():
-    names = {name for name, _, _ in OBJECTS}
+    names = {name for name, _ in OBJECTS}
     for method in ESTIMATOR_METHODS:
         assert f"fastgd.linear_model.LogisticRegression.{method}" in names
     for method in OPTIMIZER_METHODS:
